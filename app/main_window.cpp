@@ -1,0 +1,211 @@
+#include "main_window.h"
+
+#include "about_dialog.h"
+#include "jobs_model.h"
+#include "panels/jobs_panel.h"
+#include "panels/weights_panel.h"
+#include "plugin_loader.h"
+#include "qt/engine_thread.h"
+#include "system_facts.h"
+#include "widgets/theme.h"
+
+#include <QAction>
+#include <QActionGroup>
+#include <QApplication>
+#include <QCloseEvent>
+#include <QDockWidget>
+#include <QFileInfo>
+#include <QLabel>
+#include <QMenuBar>
+#include <QProgressBar>
+#include <QSettings>
+#include <QStatusBar>
+#include <QTabWidget>
+
+// Resources compiled into a static library are dropped by the linker unless referenced.
+static void initKilnResources()
+{
+    Q_INIT_RESOURCE(kiln);
+}
+
+namespace kiln::app {
+
+namespace {
+constexpr int kMaxRecent = 10;
+}
+
+MainWindow::MainWindow(QWidget* parent)
+    : QMainWindow(parent), engine_(new kiln::qt::EngineThread(this)), jobsModel_(new JobsModel(*engine_, this)),
+      facts_(new SystemFacts(*engine_, QSettings().value(QStringLiteral("vulkan/device")).toString(), this)),
+      tabs_(new QTabWidget(this)), weights_(new WeightsPanel(*engine_, this)),
+      jobsDock_(new QDockWidget(tr("Jobs"), this)), jobLabel_(new QLabel(this)), jobProgress_(new QProgressBar(this)),
+      deviceLabel_(new QLabel(this))
+{
+    initKilnResources();
+    setObjectName(QStringLiteral("mainWindow"));
+    setWindowTitle(QStringLiteral("Kiln"));
+    setWindowIcon(QIcon(QStringLiteral(":/kiln/icons/kiln.svg")));
+    setDockOptions(QMainWindow::AnimatedDocks | QMainWindow::AllowTabbedDocks);
+
+    tabs_->setObjectName(QStringLiteral("panelTabs"));
+    tabs_->setDocumentMode(true);
+    tabs_->addTab(weights_, tr("Weights"));
+    setCentralWidget(tabs_);
+
+    jobsDock_->setObjectName(QStringLiteral("jobsDock"));
+    jobsDock_->setWidget(new JobsPanel(*jobsModel_, jobsDock_));
+    addDockWidget(Qt::BottomDockWidgetArea, jobsDock_);
+
+    jobLabel_->setObjectName(QStringLiteral("runningJobLabel"));
+    jobProgress_->setObjectName(QStringLiteral("runningJobProgress"));
+    jobProgress_->setMaximumWidth(180);
+    jobProgress_->setRange(0, 1000);
+    jobProgress_->hide();
+    deviceLabel_->setObjectName(QStringLiteral("deviceLabel"));
+    deviceLabel_->setText(facts_->shortSummary());
+    statusBar()->addWidget(jobLabel_);
+    statusBar()->addWidget(jobProgress_);
+    statusBar()->addPermanentWidget(deviceLabel_);
+
+    connect(jobsModel_, &JobsModel::runningJobChanged, this, &MainWindow::updateRunningJob);
+    connect(jobsModel_, &QAbstractItemModel::dataChanged, this, &MainWindow::updateRunningJob);
+    connect(facts_, &SystemFacts::reportReady, this, [this] {
+        deviceLabel_->setText(facts_->shortSummary());
+        const auto& r = *facts_->report();
+        if (r.blas.slowReference)
+            showStatus(tr("Warning: LibTorch is using the slow reference BLAS; install libopenblas0-openmp."));
+    });
+    connect(weights_, &WeightsPanel::fileOpened, this, &MainWindow::addRecent);
+    connect(weights_, &WeightsPanel::statusMessage, this, &MainWindow::showStatus);
+
+    buildMenus();
+    defaultState_ = saveState();
+    restoreLayout();
+    updateRunningJob();
+}
+
+MainWindow::~MainWindow() = default;
+
+void MainWindow::buildMenus()
+{
+    auto* file = menuBar()->addMenu(tr("&File"));
+    auto* open = file->addAction(tr("&Open Weights…"), weights_, &WeightsPanel::chooseAndOpen);
+    open->setShortcut(QKeySequence::Open);
+    recentMenu_ = file->addMenu(tr("Open &Recent"));
+    rebuildRecentMenu();
+    file->addSeparator();
+    auto* quit = file->addAction(tr("&Quit"), this, &QWidget::close);
+    quit->setShortcut(QKeySequence::Quit);
+
+    auto* view = menuBar()->addMenu(tr("&View"));
+    view->addAction(jobsDock_->toggleViewAction());
+    auto* theme = view->addMenu(tr("&Theme"));
+    auto* group = new QActionGroup(this);
+    const QString current = QSettings().value(QStringLiteral("ui/theme"), QStringLiteral("system")).toString();
+    for (const auto& [id, label] : {std::pair{QStringLiteral("system"), tr("System")},
+                                    std::pair{QStringLiteral("light"), tr("Light")},
+                                    std::pair{QStringLiteral("dark"), tr("Dark")}}) {
+        auto* a = theme->addAction(label);
+        a->setObjectName(QStringLiteral("theme_") + id);
+        a->setCheckable(true);
+        a->setChecked(id == current);
+        group->addAction(a);
+        connect(a, &QAction::triggered, this, [this, id] { setTheme(id); });
+    }
+    view->addSeparator();
+    view->addAction(tr("&Reset Layout"), this, [this] { restoreState(defaultState_); jobsDock_->show(); });
+
+    toolsMenu_ = menuBar()->addMenu(tr("&Tools"));
+    toolsMenu_->setObjectName(QStringLiteral("toolsMenu"));
+
+    auto* help = menuBar()->addMenu(tr("&Help"));
+    help->addAction(tr("&About Kiln"), this, &MainWindow::showAbout);
+    help->addAction(tr("About &Qt"), qApp, &QApplication::aboutQt);
+}
+
+void MainWindow::loadPlugins()
+{
+    const PluginLoadResult r = kiln::app::loadPlugins(*this);
+    plugins_ = r.loaded;
+    for (const QString& f : r.failed) plugins_ << tr("failed: %1").arg(f);
+}
+
+void MainWindow::setTheme(const QString& id)
+{
+    QSettings().setValue(QStringLiteral("ui/theme"), id);
+    widgets::applyTheme(*qApp, widgets::themeFromId(id));
+}
+
+void MainWindow::restoreLayout()
+{
+    QSettings s;
+    if (!restoreGeometry(s.value(QStringLiteral("window/geometry")).toByteArray())) {
+        resize(1280, 800);
+        resizeDocks({jobsDock_}, {170}, Qt::Vertical);
+    }
+    restoreState(s.value(QStringLiteral("window/state")).toByteArray());
+    tabs_->setCurrentIndex(s.value(QStringLiteral("window/tab"), 0).toInt());
+}
+
+void MainWindow::closeEvent(QCloseEvent* e)
+{
+    QSettings s;
+    s.setValue(QStringLiteral("window/geometry"), saveGeometry());
+    s.setValue(QStringLiteral("window/state"), saveState());
+    s.setValue(QStringLiteral("window/tab"), tabs_->currentIndex());
+    e->accept();
+}
+
+void MainWindow::showStatus(const QString& text)
+{
+    statusBar()->showMessage(text, 8000);
+}
+
+void MainWindow::showAbout()
+{
+    auto* about = new AboutDialog(*facts_, plugins_, this);
+    about->setAttribute(Qt::WA_DeleteOnClose);
+    about->show();
+}
+
+void MainWindow::updateRunningJob()
+{
+    auto* h = jobsModel_->runningJob();
+    if (!h) {
+        jobLabel_->setText(engine_->pendingCount() ? tr("Jobs queued") : tr("Ready"));
+        jobProgress_->hide();
+        return;
+    }
+    QString text = tr("Running: %1").arg(h->title());
+    const QString eta = formatSeconds(h->etaSeconds());
+    if (!eta.isEmpty()) text += tr(" · ETA %1").arg(eta);
+    jobLabel_->setText(text);
+    jobProgress_->setVisible(true);
+    if (h->progress() < 0) jobProgress_->setRange(0, 0);
+    else {
+        jobProgress_->setRange(0, 1000);
+        jobProgress_->setValue(static_cast<int>(h->progress() * 1000));
+    }
+}
+
+void MainWindow::addRecent(const QString& path)
+{
+    QSettings s;
+    QStringList recent = s.value(QStringLiteral("recent/weights")).toStringList();
+    recent.removeAll(path);
+    recent.prepend(path);
+    while (recent.size() > kMaxRecent) recent.removeLast();
+    s.setValue(QStringLiteral("recent/weights"), recent);
+    rebuildRecentMenu();
+}
+
+void MainWindow::rebuildRecentMenu()
+{
+    recentMenu_->clear();
+    const QStringList recent = QSettings().value(QStringLiteral("recent/weights")).toStringList();
+    for (const QString& path : recent)
+        recentMenu_->addAction(QFileInfo(path).fileName(), this, [this, path] { weights_->open(path); })->setToolTip(path);
+    recentMenu_->setEnabled(!recent.isEmpty());
+}
+
+}  // namespace kiln::app

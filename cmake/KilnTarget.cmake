@@ -1,0 +1,57 @@
+# The one helper every Kiln target goes through, so that warnings, C++20, QT_NO_KEYWORDS
+# (Qt's `slots` macro breaks torch headers) and sanitizers are the same everywhere.
+
+find_program(KILN_CCACHE ccache)
+if(KILN_CCACHE AND NOT CMAKE_CXX_COMPILER_LAUNCHER)
+  set(CMAKE_C_COMPILER_LAUNCHER ${KILN_CCACHE} CACHE STRING "" FORCE)
+  set(CMAKE_CXX_COMPILER_LAUNCHER ${KILN_CCACHE} CACHE STRING "" FORCE)
+  # A PCH changes every compile's hash; these keep ccache hits with one.
+  set(ENV{CCACHE_SLOPPINESS} "pch_defines,time_macros,include_file_mtime,include_file_ctime")
+endif()
+
+find_program(KILN_LLD ld.lld)
+if(KILN_LLD)
+  add_link_options(-fuse-ld=lld)
+endif()
+
+function(kiln_target_defaults target)
+  target_compile_definitions(${target} PRIVATE QT_NO_KEYWORDS QT_NO_FOREACH)
+  target_compile_options(${target} PRIVATE -Wall -Wextra -Wno-unused-parameter)
+  if(KILN_FATAL_WARNINGS)
+    target_compile_options(${target} PRIVATE -Werror)
+  endif()
+  if(KILN_SANITIZE)
+    target_compile_options(${target} PRIVATE -fsanitize=${KILN_SANITIZE} -fno-omit-frame-pointer)
+    target_link_options(${target} PRIVATE -fsanitize=${KILN_SANITIZE})
+  endif()
+endfunction()
+
+# kiln_add_library(name SOURCES...) -> target kiln_<name>, alias kiln::<name>
+function(kiln_add_library name)
+  add_library(kiln_${name} STATIC ${ARGN})
+  add_library(kiln::${name} ALIAS kiln_${name})
+  kiln_target_defaults(kiln_${name})
+endfunction()
+
+function(kiln_add_executable name)
+  add_executable(${name} ${ARGN})
+  kiln_target_defaults(${name})
+endfunction()
+
+# Compiles GLSL compute shaders to SPIR-V words that a .cpp includes inside an array
+# initialiser: kiln_add_shaders(target shaders/a.comp ...)
+function(kiln_add_shaders target)
+  set(out_dir ${CMAKE_CURRENT_BINARY_DIR}/spv)
+  file(MAKE_DIRECTORY ${out_dir})
+  foreach(src ${ARGN})
+    get_filename_component(stem ${src} NAME_WE)
+    set(out ${out_dir}/${stem}.spv.inc)
+    add_custom_command(OUTPUT ${out}
+      COMMAND Vulkan::glslc --target-env=vulkan1.2 -O -mfmt=num -o ${out} ${CMAKE_CURRENT_SOURCE_DIR}/${src}
+      DEPENDS ${src}
+      COMMENT "glslc ${src}")
+    list(APPEND outs ${out})
+  endforeach()
+  target_sources(${target} PRIVATE ${outs})
+  target_include_directories(${target} PRIVATE ${out_dir})
+endfunction()

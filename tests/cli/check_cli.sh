@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# kiln-cli as a user meets it: each command's exit code and output.
+# Usage: check_cli.sh KILN_CLI TEST_DATA_DIR
+set -u
+cli=$1 data=$2
+tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
+failures=0 passed=0
+pass() { passed=$((passed + 1)); echo "ok   $1"; }
+fail() { failures=$((failures + 1)); echo "FAIL $1"; sed 's/^/     | /' "$tmp/out"; }
+
+# expect_ok NAME REGEX ARGS...: exit 0 and stdout matches REGEX
+expect_ok() {
+  local name=$1 re=$2; shift 2
+  if "$cli" "$@" >"$tmp/out" 2>&1 && grep -qE "$re" "$tmp/out"; then pass "$name"; else fail "$name"; fi
+}
+# expect_one_line_error NAME REGEX ARGS...: exit not 0, exactly one line, matching REGEX
+expect_one_line_error() {
+  local name=$1 re=$2; shift 2
+  "$cli" "$@" >"$tmp/out" 2>&1; local rc=$?
+  if [ $rc -ne 0 ] && [ "$(wc -l <"$tmp/out")" -eq 1 ] && grep -qE "$re" "$tmp/out"; then pass "$name (exit $rc)"; else fail "$name (exit $rc)"; fi
+}
+
+expect_ok "--version" '^kiln-cli [0-9]+\.[0-9]+\.[0-9]+$' --version
+expect_ok "devices lists BLAS and threads" 'BLAS: ' devices
+expect_ok "devices names LibTorch" 'LibTorch 1\.' devices
+expect_ok "inspect safetensors" 'model\.0\.weight +F32 +\[4, 3\]' inspect "$data/tiny.safetensors"
+expect_ok "inspect shows metadata" 'made_by: tests/data/make_tiny_safetensors.py' inspect "$data/tiny.safetensors"
+
+size=$(stat -c %s "$data/tiny.safetensors")
+head -c $((size - 5)) "$data/tiny.safetensors" >"$tmp/truncated.safetensors"
+expect_one_line_error "inspect truncated safetensors" '^kiln-cli: error: .*truncated' inspect "$tmp/truncated.safetensors"
+head -c 6 "$data/tiny.safetensors" >"$tmp/stub.safetensors"
+expect_one_line_error "inspect 6-byte file" '^kiln-cli: error: .*8-byte header' inspect "$tmp/stub.safetensors"
+head -c 4096 /dev/urandom >"$tmp/noise.bin"
+expect_one_line_error "inspect random bytes" '^kiln-cli: error: ' inspect "$tmp/noise.bin"
+expect_one_line_error "inspect missing file" '^kiln-cli: error: .*cannot open' inspect "$tmp/missing.ckpt"
+expect_one_line_error "inspect a directory" '^kiln-cli: error: .*not a regular file' inspect "$tmp"
+for ckpt in "$data"/checkpoints/*.pt; do
+  [ -e "$ckpt" ] || continue
+  case $(basename "$ckpt") in evil*|hostile*|bad*|truncated*) continue;; esac
+  expect_ok "inspect $(basename "$ckpt")" '^format: +PyTorch' inspect "$ckpt"
+  csize=$(stat -c %s "$ckpt")
+  head -c $((csize / 2)) "$ckpt" >"$tmp/half.pt"
+  expect_one_line_error "inspect half of $(basename "$ckpt")" '^kiln-cli: error: ' inspect "$tmp/half.pt"
+done
+expect_one_line_error "unknown command" "unknown command 'frobnicate'" frobnicate
+
+echo "$passed passed, $failures failed"
+[ $failures -eq 0 ]

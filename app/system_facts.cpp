@@ -46,7 +46,8 @@ QString SystemFacts::shortSummary() const
     QString vk = tr("no Vulkan device");
     for (const auto& d : r.vulkan.devices)
         if (d.index == r.vulkan.selected) vk = QStringLiteral("Vulkan: %1").arg(QString::fromStdString(d.name));
-    return tr("CPU: %n thread(s)", nullptr, r.torchThreads) + QStringLiteral(" · %1 · %2").arg(blas, vk);
+    const QString threads = r.torchThreads == 1 ? tr("1 thread") : tr("%1 threads").arg(r.torchThreads);
+    return tr("CPU: %1 · %2 · %3").arg(threads, blas, vk);
 }
 
 }  // namespace kiln::app

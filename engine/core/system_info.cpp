@@ -78,13 +78,28 @@ std::vector<std::string> describeSystem(const SystemReport& r)
         out.push_back("  warning: the reference BLAS is ~13x slower at matrix multiply; install libopenblas0-openmp");
     if (r.vulkan.devices.empty()) {
         out.push_back("Vulkan devices: none (" + r.vulkan.message + ")");
-    } else {
-        for (const auto& d : r.vulkan.devices) {
-            out.push_back(std::string(d.index == r.vulkan.selected ? "* " : "  ") + "Vulkan device " +
-                          std::to_string(d.index) + ": " + d.name + " (" + d.type + ", Vulkan " + d.apiVersion +
-                          ", " + d.driver + ")");
-        }
+        return out;
     }
+    for (const auto& d : r.vulkan.devices) {
+        std::string line = d.index == r.vulkan.selected ? "* " : "  ";
+        line += "Vulkan device ";
+        line += std::to_string(d.index);
+        line += ": ";
+        line += d.name;
+        line += " (";
+        line += d.type;
+        line += ", Vulkan ";
+        line += d.apiVersion;
+        line += ", ";
+        line += d.driver;
+        line += ")";
+        if (!d.unusable.empty()) {
+            line += " unusable: ";
+            line += d.unusable;
+        }
+        out.push_back(std::move(line));
+    }
+    if (r.vulkan.selected < 0) out.push_back("  no Vulkan device selected: " + r.vulkan.message);
     return out;
 }
 

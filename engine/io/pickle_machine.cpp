@@ -15,7 +15,7 @@ using detail::unwrap;
 
 // Decimal literals (protocol 0 INT/LONG) longer than this are refused: converting them
 // costs quadratic time and no checkpoint writes one.
-constexpr std::size_t kMaxDecimalDigits = 4096;
+constexpr std::size_t kMaxDecimalDigits = 1024;
 
 std::string opcodeLabel(std::uint8_t op)
 {

@@ -4,6 +4,7 @@
 set -u
 build=$1
 cd "$build" || exit 1
+rm -f "$build"/kiln-*-amd64.deb
 cpack -G DEB >cpack.log 2>&1 || { tail -20 cpack.log; echo "FAIL: cpack"; exit 1; }
 deb=$(ls -t "$build"/kiln-*-amd64.deb | head -1)
 [ -f "$deb" ] || { echo "FAIL: no .deb produced"; exit 1; }

@@ -10,6 +10,7 @@
 #include <QHeaderView>
 #include <QLabel>
 #include <QLineEdit>
+#include <QLocale>
 #include <QMimeData>
 #include <QPushButton>
 #include <QSplitter>
@@ -68,6 +69,7 @@ WeightsPanel::WeightsPanel(kiln::qt::EngineThread& engine, QWidget* parent)
     metadata_->setHorizontalHeaderLabels({tr("Metadata"), tr("Value")});
     metadata_->horizontalHeader()->setStretchLastSection(true);
     metadata_->verticalHeader()->hide();
+    metadata_->verticalHeader()->setDefaultSectionSize(fontMetrics().height() + 6);
     metadata_->setEditTriggers(QAbstractItemView::NoEditTriggers);
 
     auto* top = new QHBoxLayout;
@@ -138,7 +140,7 @@ void WeightsPanel::show(const WeightsSummary& s)
     for (const auto& t : s.tensors) {
         std::uint64_t n = 1;
         for (auto d : t.shape) n *= static_cast<std::uint64_t>(d);
-        auto* item = new NumberItem({qs(t.name), qs(t.dtype), qs(formatShape(t.shape)), QString::number(n),
+        auto* item = new NumberItem({qs(t.name), qs(t.dtype), qs(formatShape(t.shape)), QLocale().toString(static_cast<qulonglong>(n)),
                                      qs(formatBytes(t.bytes))});
         item->setData(3, Qt::UserRole, QVariant::fromValue<qulonglong>(n));
         item->setData(4, Qt::UserRole, QVariant::fromValue<qulonglong>(t.bytes));

@@ -63,7 +63,12 @@ Result<Ref> loadStorageId(PickleGraph& g, Ref pid, bool legacy)
                          ", expected a ('storage', type, key, location, size) tuple");
     pickle::StorageInfo s;
     const Node& type = g.at(f[1]);
-    s.dtype = type.kind == Kind::Global ? pickle::dtypeOfStorageType(type.text, type.name) : std::nullopt;
+    if (type.kind == Kind::Global) {
+        // A storage class (torch.FloatStorage) as torch writes it; a bare dtype (torch.float32)
+        // is accepted too, as a writer that skips the legacy storage classes would put it.
+        s.dtype = pickle::dtypeOfStorageType(type.text, type.name);
+        if (!s.dtype) s.dtype = pickle::dtypeOfTorchDType(type.text, type.name);
+    }
     if (!s.dtype)
         return makeError("a storage has type " + g.describe(f[1], 80) +
                          ", expected one of torch.FloatStorage, HalfStorage, BFloat16Storage, DoubleStorage, "

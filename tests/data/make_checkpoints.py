@@ -309,6 +309,19 @@ def main():
     write("legacy.pt", saved(legacy, _use_new_zipfile_serialization=False))
     expect("legacy.pt", legacy, fmt="PyTorch legacy checkpoint", entries={"step": "7"})
 
+    # Parameters, a tensor carrying Python attributes (_rebuild_from_type_v2), and a whole
+    # nn.Module saved with torch.save(model): its weights sit in inert objects' state.
+    tagged = torch.tensor([2.0, 4.0])
+    tagged.note = "kept by torch as __dict__"
+    special = {"param": nn.Parameter(torch.arange(3, dtype=torch.float32)), "tagged": tagged}
+    write("parameters.pt", saved(special))
+    expect("parameters.pt", special)
+    whole = Tiny()
+    write("whole_model.pt", saved(whole))
+    expect("whole_model.pt", whole, entries={"(root)": "inert object __main__.Tiny", "training": "True",
+                                             "_modules.fc": "inert object torch.nn.modules.linear.Linear",
+                                             "_modules.fc.in_features": "8", "_forward_hooks": "{}"})
+
     # Other pickle protocols through torch.save.
     p4 = {"w": torch.arange(4, dtype=torch.int16), "names": ["a", "b"], "d": {"k": 1.5}}
     write("protocol4.pt", saved(p4, pickle_protocol=4))

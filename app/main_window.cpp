@@ -5,6 +5,7 @@
 #include "panels/jobs_panel.h"
 #include "panels/weights_panel.h"
 #include "plugin_loader.h"
+#include "preferences_dialog.h"
 #include "qt/engine_thread.h"
 #include "system_facts.h"
 #include "widgets/theme.h"
@@ -94,6 +95,10 @@ void MainWindow::buildMenus()
     recentMenu_ = file->addMenu(tr("Open &Recent"));
     rebuildRecentMenu();
     file->addSeparator();
+    auto* prefs = file->addAction(tr("&Preferences…"), this, &MainWindow::showPreferences);
+    prefs->setMenuRole(QAction::PreferencesRole);
+    prefs->setShortcut(QKeySequence::Preferences);
+    file->addSeparator();
     auto* quit = file->addAction(tr("&Quit"), this, &QWidget::close);
     quit->setShortcut(QKeySequence::Quit);
 
@@ -128,6 +133,21 @@ void MainWindow::loadPlugins()
     const PluginLoadResult r = kiln::app::loadPlugins(*this);
     plugins_ = r.loaded;
     for (const QString& f : r.failed) plugins_ << tr("failed: %1").arg(f);
+}
+
+void MainWindow::showPreferences()
+{
+    PreferencesDialog dialog(*facts_, this);
+    if (dialog.exec() != QDialog::Accepted) return;
+    setTheme(dialog.theme());
+    for (QAction* a : findChildren<QAction*>())
+        if (a->objectName() == QStringLiteral("theme_") + dialog.theme()) a->setChecked(true);
+    QSettings s;
+    if (dialog.vulkanDevice() != s.value(QStringLiteral("vulkan/device")).toString()) {
+        s.setValue(QStringLiteral("vulkan/device"), dialog.vulkanDevice());
+        deviceLabel_->setText(tr("Probing devices…"));
+        facts_->probe(dialog.vulkanDevice());
+    }
 }
 
 void MainWindow::setTheme(const QString& id)

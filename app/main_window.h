@@ -40,6 +40,7 @@ public:
     WeightsPanel& weightsPanel() { return *weights_; }
     QStringList loadedPlugins() const { return plugins_; }
     void showAbout();
+    void showPreferences();
     void loadPlugins();
 
 protected:

@@ -8,11 +8,16 @@
 namespace kiln::app {
 
 SystemFacts::SystemFacts(kiln::qt::EngineThread& engine, const QString& preferredVulkanDevice, QObject* parent)
-    : QObject(parent)
+    : QObject(parent), engine_(engine)
+{
+    probe(preferredVulkanDevice);
+}
+
+void SystemFacts::probe(const QString& preferredVulkanDevice)
 {
     auto out = std::make_shared<SystemReport>();
     const std::string preferred = preferredVulkanDevice.toStdString();
-    auto* job = engine.submit(
+    auto* job = engine_.submit(
         tr("Probe compute devices"),
         [out, preferred](JobContext&) -> Result<void> {
             *out = probeSystem(preferred);

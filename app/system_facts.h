@@ -19,6 +19,9 @@ class SystemFacts : public QObject {
 public:
     SystemFacts(kiln::qt::EngineThread& engine, const QString& preferredVulkanDevice, QObject* parent = nullptr);
 
+    // Probes again, e.g. after the preferred Vulkan device changed.
+    void probe(const QString& preferredVulkanDevice);
+
     bool ready() const { return report_.has_value(); }
     const std::optional<SystemReport>& report() const { return report_; }
     QStringList lines() const;  // Qt version first, then describeSystem()
@@ -28,6 +31,7 @@ Q_SIGNALS:
     void reportReady();
 
 private:
+    kiln::qt::EngineThread& engine_;
     std::optional<SystemReport> report_;
 };
 

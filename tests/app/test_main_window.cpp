@@ -4,12 +4,14 @@
 #include "jobs_model.h"
 #include "main_window.h"
 #include "panels/weights_panel.h"
+#include "preferences_dialog.h"
 #include "qt/engine_thread.h"
 #include "system_facts.h"
 #include "widgets/theme.h"
 
 #include <QAction>
 #include <QApplication>
+#include <QComboBox>
 #include <QDockWidget>
 #include <QElapsedTimer>
 #include <QLabel>
@@ -64,6 +66,22 @@ private Q_SLOTS:
             QVERIFY(text.contains(QString::fromStdString(vk.devices.front().name)));
         else
             QVERIFY(text.contains(QStringLiteral("Vulkan devices: none")));
+    }
+
+    void preferencesOfferTheVulkanDevicesFound()
+    {
+        kiln::app::MainWindow w;
+        QTRY_VERIFY_WITH_TIMEOUT(w.systemFacts().ready(), 10000);
+        kiln::app::PreferencesDialog prefs(w.systemFacts());
+        auto* devices = prefs.findChild<QComboBox*>(QStringLiteral("vulkanDeviceCombo"));
+        QVERIFY(devices);
+        const auto& vk = w.systemFacts().report()->vulkan;
+        QCOMPARE(devices->count(), 1 + static_cast<int>(vk.devices.size()));
+        QCOMPARE(prefs.vulkanDevice(), QString());  // automatic unless chosen
+        if (!vk.devices.empty()) {
+            devices->setCurrentIndex(1);
+            QCOMPARE(prefs.vulkanDevice(), QString::fromStdString(vk.devices.front().name));
+        }
     }
 
     void weightsPanelShowsAFileAndRefusesABadOne()

@@ -1,6 +1,7 @@
 // kiln: the studio.
 #include "kiln/system_info.h"
 #include "main_window.h"
+#include "panels/designer_panel.h"
 #include "panels/weights_panel.h"
 #include "widgets/theme.h"
 
@@ -22,7 +23,11 @@ int main(int argc, char** argv)
     cli.setApplicationDescription(QStringLiteral("Kiln: design, train and run neural networks."));
     cli.addHelpOption();
     cli.addVersionOption();
-    cli.addPositionalArgument(QStringLiteral("file"), QStringLiteral("A weights file to open (.safetensors, .ckpt, .pt)."));
+    cli.addPositionalArgument(QStringLiteral("file"),
+                              QStringLiteral("A graph (.kgraph) or a weights file (.safetensors, .ckpt, .pt) to open."));
+    QCommandLineOption sample(QStringLiteral("sample"), QStringLiteral("Open a shipped sample graph (e.g. fashion_convnet)."),
+                              QStringLiteral("name"));
+    cli.addOption(sample);
     QCommandLineOption quitAfter(QStringLiteral("quit-after"), QStringLiteral("Quit after MS milliseconds (smoke tests)."),
                                  QStringLiteral("ms"));
     QCommandLineOption theme(QStringLiteral("theme"), QStringLiteral("system, light or dark (saved)."), QStringLiteral("theme"));
@@ -36,7 +41,17 @@ int main(int argc, char** argv)
     kiln::app::MainWindow window;
     window.loadPlugins();
     window.show();
-    if (!cli.positionalArguments().isEmpty()) window.weightsPanel().open(cli.positionalArguments().first());
+    if (!cli.positionalArguments().isEmpty()) {
+        const QString file = cli.positionalArguments().first();
+        if (file.endsWith(QStringLiteral(".kgraph"))) window.designerPanel().open(file);
+        else {
+            window.weightsPanel().open(file);
+            window.showPanel(&window.weightsPanel());
+        }
+    }
+    if (cli.isSet(sample) && !window.designerPanel().openSample(cli.value(sample)))
+        qWarning("no sample called %s; there are: %s", qPrintable(cli.value(sample)),
+                 qPrintable(kiln::app::DesignerPanel::sampleNames().join(QStringLiteral(", "))));
     if (cli.isSet(quitAfter)) QTimer::singleShot(cli.value(quitAfter).toInt(), &window, &QWidget::close);
     return app.exec();
 }

@@ -2,7 +2,11 @@
 
 #include "about_dialog.h"
 #include "jobs_model.h"
+#include "designer/graph_editor_model.h"
+#include "kiln/weights.h"
+#include "panels/designer_panel.h"
 #include "panels/jobs_panel.h"
+#include "widgets/node_editor/node_editor.h"
 #include "panels/weights_panel.h"
 #include "plugin_loader.h"
 #include "preferences_dialog.h"
@@ -38,7 +42,8 @@ constexpr int kMaxRecent = 10;
 MainWindow::MainWindow(QWidget* parent)
     : QMainWindow(parent), engine_(new kiln::qt::EngineThread(this)), jobsModel_(new JobsModel(*engine_, this)),
       facts_(new SystemFacts(*engine_, QSettings().value(QStringLiteral("vulkan/device")).toString(), this)),
-      tabs_(new QTabWidget(this)), weights_(new WeightsPanel(*engine_, this)),
+      tabs_(new QTabWidget(this)), weights_(new WeightsPanel(*engine_, this)), designer_(new DesignerPanel(this)),
+      graphLabel_(new QLabel(this)),
       jobsDock_(new QDockWidget(tr("Jobs"), this)), jobLabel_(new QLabel(this)), jobProgress_(new QProgressBar(this)),
       deviceLabel_(new QLabel(this))
 {
@@ -50,6 +55,7 @@ MainWindow::MainWindow(QWidget* parent)
 
     tabs_->setObjectName(QStringLiteral("panelTabs"));
     tabs_->setDocumentMode(true);
+    tabs_->addTab(designer_, tr("Designer"));
     tabs_->addTab(weights_, tr("Weights"));
     setCentralWidget(tabs_);
 
@@ -66,7 +72,19 @@ MainWindow::MainWindow(QWidget* parent)
     deviceLabel_->setText(facts_->shortSummary());
     statusBar()->addWidget(jobLabel_);
     statusBar()->addWidget(jobProgress_);
+    graphLabel_->setObjectName(QStringLiteral("graphTotalsLabel"));
+    statusBar()->addPermanentWidget(graphLabel_);
     statusBar()->addPermanentWidget(deviceLabel_);
+    auto showTotals = [this] {
+        const auto& info = designer_->model().info();
+        graphLabel_->setText(tr("Graph: %1 params · %2 FLOPs%3")
+                                 .arg(QString::fromStdString(formatCount(info.totalParams)),
+                                      QString::fromStdString(formatCount(static_cast<std::uint64_t>(info.totalFlops))),
+                                      info.firstError ? tr(" · shape error") : QString()));
+    };
+    connect(&designer_->model(), &GraphEditorModel::graphChanged, this, showTotals);
+    showTotals();
+    connect(designer_, &DesignerPanel::statusMessage, this, &MainWindow::showStatus);
 
     connect(jobsModel_, &JobsModel::runningJobChanged, this, &MainWindow::updateRunningJob);
     connect(jobsModel_, &QAbstractItemModel::dataChanged, this, &MainWindow::updateRunningJob);
@@ -102,7 +120,12 @@ void MainWindow::buildMenus()
     auto* quit = file->addAction(tr("&Quit"), this, &QWidget::close);
     quit->setShortcut(QKeySequence::Quit);
 
+    auto* edit = menuBar()->addMenu(tr("&Edit"));
+    edit->addActions(designer_->editor().editActions());
+
     auto* view = menuBar()->addMenu(tr("&View"));
+    view->addActions(designer_->editor().viewActions());
+    view->addSeparator();
     view->addAction(jobsDock_->toggleViewAction());
     auto* theme = view->addMenu(tr("&Theme"));
     auto* group = new QActionGroup(this);
@@ -174,6 +197,11 @@ void MainWindow::closeEvent(QCloseEvent* e)
     s.setValue(QStringLiteral("window/state"), saveState());
     s.setValue(QStringLiteral("window/tab"), tabs_->currentIndex());
     e->accept();
+}
+
+void MainWindow::showPanel(QWidget* panel)
+{
+    tabs_->setCurrentWidget(panel);
 }
 
 void MainWindow::showStatus(const QString& text)

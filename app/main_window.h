@@ -22,6 +22,7 @@ namespace kiln::app {
 class JobsModel;
 class SystemFacts;
 class WeightsPanel;
+class DesignerPanel;
 
 class MainWindow : public QMainWindow, public StudioContext {
     Q_OBJECT
@@ -38,8 +39,10 @@ public:
     JobsModel& jobs() { return *jobsModel_; }
     SystemFacts& systemFacts() { return *facts_; }
     WeightsPanel& weightsPanel() { return *weights_; }
+    DesignerPanel& designerPanel() { return *designer_; }
     QStringList loadedPlugins() const { return plugins_; }
     void showAbout();
+    void showPanel(QWidget* panel);
     void showPreferences();
     void loadPlugins();
 
@@ -59,6 +62,8 @@ private:
     SystemFacts* facts_;
     QTabWidget* tabs_;
     WeightsPanel* weights_;
+    DesignerPanel* designer_;
+    QLabel* graphLabel_;
     QDockWidget* jobsDock_;
     QMenu* toolsMenu_ = nullptr;
     QMenu* recentMenu_ = nullptr;

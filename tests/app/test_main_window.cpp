@@ -42,12 +42,13 @@ private Q_SLOTS:
         QVERIFY(QTest::qWaitForWindowExposed(&w));
         auto* tabs = w.findChild<QTabWidget*>(QStringLiteral("panelTabs"));
         QVERIFY(tabs);
-        QCOMPARE(tabs->tabText(0), QStringLiteral("Weights"));
+        QCOMPARE(tabs->tabText(0), QStringLiteral("Designer"));
+        QCOMPARE(tabs->tabText(1), QStringLiteral("Weights"));
         auto* jobs = w.findChild<QDockWidget*>(QStringLiteral("jobsDock"));
         QVERIFY(jobs && jobs->isVisible());
         QStringList menus;
         for (QAction* a : w.menuBar()->actions()) menus << a->text().remove(QLatin1Char('&'));
-        QCOMPARE(menus, (QStringList{"File", "View", "Tools", "Help"}));
+        QCOMPARE(menus, (QStringList{"File", "Edit", "View", "Tools", "Help"}));
         auto* device = w.findChild<QLabel*>(QStringLiteral("deviceLabel"));
         QTRY_VERIFY_WITH_TIMEOUT(device->text().startsWith(QStringLiteral("CPU")), 10000);
     }

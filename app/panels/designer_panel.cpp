@@ -3,6 +3,7 @@
 #include "designer/graph_editor_model.h"
 #include "kiln/graph_file.h"
 #include "widgets/node_editor/node_editor.h"
+#include "widgets/node_editor/node_view.h"
 
 #include <QDir>
 #include <QFile>
@@ -106,12 +107,26 @@ bool DesignerPanel::adopt(const QString& json, const QString& where, const QStri
         Q_EMIT statusMessage(QString::fromStdString(graph.error().message()));
         return false;
     }
-    model_->setGraph(std::move(*graph));
+    present(std::move(*graph), path);
+    return true;
+}
+
+void DesignerPanel::present(kiln::graph::Graph graph, const QString& path)
+{
+    model_->setGraph(std::move(graph));
     editor_->undoStack()->clear();
-    editor_->fitToView();
     path_ = path;
     QSettings().setValue(QStringLiteral("designer/path"), path_);
-    return true;
+    // Take the person to the first node where shapes fail, at a readable zoom.
+    const auto bad = model_->info().firstErrorNode;
+    if (bad != kiln::graph::kNoNode) {
+        const QStringList ids{QString::number(bad)};
+        editor_->selectNodes(ids);
+        editor_->view()->resetZoom();
+        editor_->view()->centerOnNodes(ids);
+    } else {
+        editor_->fitToView();
+    }
 }
 
 bool DesignerPanel::open(const QString& path)
@@ -126,11 +141,7 @@ bool DesignerPanel::open(const QString& path)
         QMessageBox::warning(this, tr("Open graph"), QString::fromStdString(graph.error().message()));
         return false;
     }
-    model_->setGraph(std::move(*graph));
-    editor_->undoStack()->clear();
-    editor_->fitToView();
-    path_ = path;
-    QSettings().setValue(QStringLiteral("designer/path"), path_);
+    present(std::move(*graph), path);
     Q_EMIT statusMessage(tr("Opened %1").arg(QFileInfo(path).fileName()));
     return true;
 }

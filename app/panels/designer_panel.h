@@ -12,6 +12,9 @@ class QMenu;
 namespace kiln::widgets {
 class NodeEditor;
 }
+namespace kiln::graph {
+class Graph;
+}
 
 namespace kiln::app {
 
@@ -42,6 +45,7 @@ private:
     void updateSummary();
     void autosave();
     bool adopt(const QString& json, const QString& where, const QString& path);
+    void present(kiln::graph::Graph graph, const QString& path);
 
     GraphEditorModel* model_;
     kiln::widgets::NodeEditor* editor_;

@@ -41,7 +41,8 @@ Result<Evaluation> evaluate(const TrainModel& model, const Dataset& data, const 
             const auto out = model.forward(x);
             if (auto shapes = checkLossShapes(o.loss, out, y); !shapes) return shapes.error();
             // Batch means weighted by size, so a short last batch counts for what it holds.
-            lossSum += computeLoss(o.loss, out, y).item<double>() * static_cast<double>(len);
+            const auto loss = model.loss ? model.loss(out, y) : computeLoss(o.loss, out, y);
+            lossSum += loss.item<double>() * static_cast<double>(len);
             const auto hits = countHits(o.loss, out, y);
             correct += hits.correct;
             counted += hits.count;

@@ -79,7 +79,12 @@ private:
 
 bool Run::stopRequested() const
 {
-    if (hooks_.pause && !hooks_.pause->waitWhilePaused([this] { return cancelled(); })) return true;
+    if (hooks_.pause && hooks_.pause->paused()) {
+        ctx_.report(progress(), "paused at step " + std::to_string(step_));
+        ctx_.flush();  // the UI shows it now, not when the next update would have gone out
+        if (!hooks_.pause->waitWhilePaused([this] { return cancelled(); })) return true;
+        ctx_.report(progress(), "resumed at step " + std::to_string(step_));
+    }
     return cancelled();
 }
 
@@ -179,7 +184,7 @@ Result<void> Run::trainBatch(std::int64_t epoch, std::int64_t batch)
         if (auto r = checkLossShapes(cfg_.loss, out, y); !r) return r;
         shapesChecked_ = true;
     }
-    const auto loss = computeLoss(cfg_.loss, out, y);
+    const auto loss = model_.loss ? model_.loss(out, y) : computeLoss(cfg_.loss, out, y);
     const double lossValue = loss.item<double>();
     const std::int64_t stepNo = step_ + 1;
     if (!std::isfinite(lossValue))

@@ -170,6 +170,7 @@ private Q_SLOTS:
         QTest::newRow("bad name") << "name" << "the name '2conv' is not usable";
         QTest::newRow("duplicate name") << "dup" << "another node is also named 'x'";
         QTest::newRow("two losses") << "losses" << "the graph already has a loss";
+        QTest::newRow("concat ranks") << "concat" << "Concat joins along dimension 2 and needs every other dimension equal, but input b is [B, 4]";
     }
     void shapeMessages()
     {
@@ -195,6 +196,12 @@ private Q_SLOTS:
                 b.link(add, l1, "prediction");
                 b.link(add, l2, "prediction");
             }
+        } else if (c == "concat") {  // found by fuzz_kgraph: a shorter second input was read past its end
+            auto x = b.add("node.input_tensor", "x", {{"shape", IntList{2, 3}}});
+            auto y = b.add("node.input_tensor", "y", {{"shape", IntList{4}}});
+            auto cat = b.add("node.concat", "cat", {{"dim", std::int64_t(2)}});
+            b.link(x, cat, "a");
+            b.link(y, cat, "b");
         } else if (c == "embed" || c == "rank" || c == "reshape" || c == "heads" || c == "dup") {
             auto x = b.add("node.input_tensor", "x", {{"shape", IntList{c == "heads" ? 16 : 4}}});
             NodeId op = kNoNode;

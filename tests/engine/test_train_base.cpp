@@ -222,6 +222,8 @@ private Q_SLOTS:
             QCOMPARE(lossKindFromId(toId(k)), std::optional<LossKind>(k));
         QCOMPARE(datasetKindFromId("dataset.text"), std::optional<DatasetKind>(DatasetKind::Text));
         QVERIFY(!optimizerKindFromId("optimizer.lion"));
+        QVERIFY(metric::isPerEpoch(metric::kValLoss) && metric::isPerEpoch(metric::kTrainAccuracy));
+        QVERIFY(!metric::isPerEpoch(metric::kTrainLoss) && !metric::isPerEpoch(metric::kLearningRate));
     }
 
     void charVocabEncodesAndDecodes()

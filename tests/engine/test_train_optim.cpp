@@ -198,6 +198,19 @@ private Q_SLOTS:
         QCOMPARE(norms.size(), std::size_t{1});
         QVERIFY(std::abs(norms[0].second - 7000.0) < 1e-2);
         QCOMPARE(h.log->get(metric::kTrainLoss).front().second, 4900.0);
+
+        // A model's own loss (a graph's loss node) replaces the configured formula.
+        model.loss = [](const torch::Tensor& out, const torch::Tensor& target) {
+            return 2 * torch::mse_loss(out, target.view_as(out));
+        };
+        {
+            torch::NoGradGuard g;
+            lin->weight.fill_(1.0);
+        }
+        testing::Harness h2;
+        QVERIFY(train(c, model, data, h2.ctx).ok());
+        h2.ctx.flush();
+        QCOMPARE(h2.log->get(metric::kTrainLoss).front().second, 9800.0);
     }
 };
 

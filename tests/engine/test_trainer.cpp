@@ -38,10 +38,17 @@ struct Recorder : kiln::JobObserver {
     std::optional<kiln::JobState> state;
     std::optional<kiln::Error> error;
     std::size_t metrics = 0;
+    std::vector<std::string> messages;
     void jobUpdated(kiln::JobUpdate u) override
     {
         std::lock_guard l(m);
         metrics += u.metrics.size();
+        if (!u.message.empty()) messages.push_back(u.message);
+    }
+    bool said(const std::string& text)
+    {
+        std::lock_guard l(m);
+        return std::any_of(messages.begin(), messages.end(), [&](const std::string& s) { return s == text; });
     }
     void jobFinished(kiln::JobState s, const std::optional<kiln::Error>& e) override
     {
@@ -200,6 +207,7 @@ private Q_SLOTS:
         QCOMPARE(steps.load(), std::int64_t{3});
         QVERIFY(pause->paused());
         QVERIFY(cpuMs < 60);
+        QVERIFY(rec->said("paused at step 3"));
         pause->resume();
         queue.wait(id);
         QCOMPARE(*rec->state, kiln::JobState::Succeeded);

@@ -2,6 +2,7 @@
 #include "kiln/system_info.h"
 #include "main_window.h"
 #include "panels/designer_panel.h"
+#include "panels/train_panel.h"
 #include "panels/weights_panel.h"
 #include "widgets/theme.h"
 
@@ -28,6 +29,8 @@ int main(int argc, char** argv)
     QCommandLineOption sample(QStringLiteral("sample"), QStringLiteral("Open a shipped sample graph (e.g. fashion_convnet)."),
                               QStringLiteral("name"));
     cli.addOption(sample);
+    QCommandLineOption train(QStringLiteral("train"), QStringLiteral("Start training the Designer's graph at launch."));
+    cli.addOption(train);
     QCommandLineOption quitAfter(QStringLiteral("quit-after"), QStringLiteral("Quit after MS milliseconds (smoke tests)."),
                                  QStringLiteral("ms"));
     QCommandLineOption theme(QStringLiteral("theme"), QStringLiteral("system, light or dark (saved)."), QStringLiteral("theme"));
@@ -52,6 +55,10 @@ int main(int argc, char** argv)
     if (cli.isSet(sample) && !window.designerPanel().openSample(cli.value(sample)))
         qWarning("no sample called %s; there are: %s", qPrintable(cli.value(sample)),
                  qPrintable(kiln::app::DesignerPanel::sampleNames().join(QStringLiteral(", "))));
+    if (cli.isSet(train)) {
+        window.showPanel(&window.trainPanel());
+        window.trainPanel().start();
+    }
     if (cli.isSet(quitAfter)) QTimer::singleShot(cli.value(quitAfter).toInt(), &window, &QWidget::close);
     return app.exec();
 }

@@ -6,6 +6,7 @@
 #include "kiln/weights.h"
 #include "panels/designer_panel.h"
 #include "panels/jobs_panel.h"
+#include "panels/train_panel.h"
 #include "widgets/node_editor/node_editor.h"
 #include "panels/weights_panel.h"
 #include "plugin_loader.h"
@@ -43,7 +44,7 @@ MainWindow::MainWindow(QWidget* parent)
     : QMainWindow(parent), engine_(new kiln::qt::EngineThread(this)), jobsModel_(new JobsModel(*engine_, this)),
       facts_(new SystemFacts(*engine_, QSettings().value(QStringLiteral("vulkan/device")).toString(), this)),
       tabs_(new QTabWidget(this)), weights_(new WeightsPanel(*engine_, this)), designer_(new DesignerPanel(this)),
-      graphLabel_(new QLabel(this)),
+      train_(new TrainPanel(*engine_, designer_->model(), this)), graphLabel_(new QLabel(this)),
       jobsDock_(new QDockWidget(tr("Jobs"), this)), jobLabel_(new QLabel(this)), jobProgress_(new QProgressBar(this)),
       deviceLabel_(new QLabel(this))
 {
@@ -56,6 +57,7 @@ MainWindow::MainWindow(QWidget* parent)
     tabs_->setObjectName(QStringLiteral("panelTabs"));
     tabs_->setDocumentMode(true);
     tabs_->addTab(designer_, tr("Designer"));
+    tabs_->addTab(train_, tr("Train"));
     tabs_->addTab(weights_, tr("Weights"));
     setCentralWidget(tabs_);
 
@@ -85,6 +87,7 @@ MainWindow::MainWindow(QWidget* parent)
     connect(&designer_->model(), &GraphEditorModel::graphChanged, this, showTotals);
     showTotals();
     connect(designer_, &DesignerPanel::statusMessage, this, &MainWindow::showStatus);
+    connect(designer_, &DesignerPanel::trainRequested, this, [this] { tabs_->setCurrentWidget(train_); });
 
     connect(jobsModel_, &JobsModel::runningJobChanged, this, &MainWindow::updateRunningJob);
     connect(jobsModel_, &QAbstractItemModel::dataChanged, this, &MainWindow::updateRunningJob);

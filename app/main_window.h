@@ -23,6 +23,7 @@ class JobsModel;
 class SystemFacts;
 class WeightsPanel;
 class DesignerPanel;
+class TrainPanel;
 
 class MainWindow : public QMainWindow, public StudioContext {
     Q_OBJECT
@@ -40,6 +41,7 @@ public:
     SystemFacts& systemFacts() { return *facts_; }
     WeightsPanel& weightsPanel() { return *weights_; }
     DesignerPanel& designerPanel() { return *designer_; }
+    TrainPanel& trainPanel() { return *train_; }
     QStringList loadedPlugins() const { return plugins_; }
     void showAbout();
     void showPanel(QWidget* panel);
@@ -63,6 +65,7 @@ private:
     QTabWidget* tabs_;
     WeightsPanel* weights_;
     DesignerPanel* designer_;
+    TrainPanel* train_;
     QLabel* graphLabel_;
     QDockWidget* jobsDock_;
     QMenu* toolsMenu_ = nullptr;

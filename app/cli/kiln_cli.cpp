@@ -1,6 +1,7 @@
 // kiln-cli: Kiln's engine from a terminal.
 #include "kiln/system_info.h"
 #include "kiln/weights.h"
+#include "cli/train_command.h"
 
 #include <algorithm>
 #include <cstdio>
@@ -15,6 +16,7 @@ commands:
   devices          compute devices, threads and the BLAS LibTorch uses
   inspect FILE     the tensors (name, dtype, shape) and metadata of a .safetensors
                    file or a PyTorch checkpoint (.ckpt, .pt, .pth)
+  train GRAPH      train a designed graph (.kgraph) with live progress; see train --help
   --version        Kiln's version
   --help           this text
 )";
@@ -80,6 +82,7 @@ int main(int argc, char** argv)
         return 0;
     }
     if (cmd == "devices") return devices();
+    if (cmd == "train") return runTrainCommand(argc, argv);
     if (cmd == "inspect") {
         if (argc != 3) return fail("inspect takes one file: kiln-cli inspect FILE");
         return inspect(argv[2]);

@@ -14,7 +14,7 @@ struct TrainModel {
     // Optional: the mean loss of (output, target) in place of TrainConfig::loss's formula, e.g.
     // a graph's loss node with label smoothing. TrainConfig::loss still decides the shape check
     // and what accuracy means.
-    std::function<torch::Tensor(const torch::Tensor&, const torch::Tensor&)> loss;
+    std::function<torch::Tensor(const torch::Tensor&, const torch::Tensor&)> loss = {};
 };
 
 }  // namespace kiln::train

@@ -43,7 +43,8 @@ private Q_SLOTS:
         auto* tabs = w.findChild<QTabWidget*>(QStringLiteral("panelTabs"));
         QVERIFY(tabs);
         QCOMPARE(tabs->tabText(0), QStringLiteral("Designer"));
-        QCOMPARE(tabs->tabText(1), QStringLiteral("Weights"));
+        QCOMPARE(tabs->tabText(1), QStringLiteral("Train"));
+        QCOMPARE(tabs->tabText(2), QStringLiteral("Weights"));
         auto* jobs = w.findChild<QDockWidget*>(QStringLiteral("jobsDock"));
         QVERIFY(jobs && jobs->isVisible());
         QStringList menus;

@@ -1,6 +1,7 @@
 // kiln-cli: Kiln's engine from a terminal.
 #include "kiln/system_info.h"
 #include "kiln/weights.h"
+#include "cli/export_command.h"
 #include "cli/train_command.h"
 
 #include <algorithm>
@@ -16,6 +17,9 @@ commands:
   devices          compute devices, threads and the BLAS LibTorch uses
   inspect FILE     the tensors (name, dtype, shape) and metadata of a .safetensors
                    file or a PyTorch checkpoint (.ckpt, .pt, .pth)
+  export GRAPH.kgraph [--weights CKPT.safetensors] [--py OUT.py] [--onnx OUT.onnx]
+                   [--safetensors OUT.safetensors]
+                   the graph as PyTorch code, its weights as safetensors, ONNX
   train GRAPH      train a designed graph (.kgraph) with live progress; see train --help
   --version        Kiln's version
   --help           this text
@@ -83,6 +87,7 @@ int main(int argc, char** argv)
     }
     if (cmd == "devices") return devices();
     if (cmd == "train") return runTrainCommand(argc, argv);
+    if (cmd == "export") return kiln::cli::exportCommand(argc - 2, argv + 2);
     if (cmd == "inspect") {
         if (argc != 3) return fail("inspect takes one file: kiln-cli inspect FILE");
         return inspect(argv[2]);

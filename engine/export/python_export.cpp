@@ -7,6 +7,7 @@
 #include "export/python_export.h"
 
 #include "core/atomic_file.h"
+#include "export/graph_output.h"
 #include "export/python_layers.h"
 #include "kiln/graph_infer.h"
 
@@ -33,8 +34,9 @@ const std::set<std::string, std::less<>>& pythonKeywords()
 }
 
 // Public attributes of nn.Module (1.13 and later): a node with one of these names cannot be
-// reached as self.<name> (the method wins), so it is registered with add_module and read from
-// self._modules. Names starting with _ are treated alike: they may be nn.Module internals.
+// reached as self.<name> (the method wins) nor registered with add_module (which refuses it), so
+// it is put into and read from self._modules directly, where state_dict() finds it. Names that
+// start with _ are treated alike (they may be nn.Module internals), and so are Python keywords.
 bool clashesWithModule(const std::string& name)
 {
     static const std::set<std::string, std::less<>> members = {
@@ -127,7 +129,7 @@ public:
 private:
     Result<void> plan()
     {
-        const auto output = outputNode();
+        const auto output = graphOutput(g_, info_);
         if (!output) return output.error();
         output_ = *output;
         std::set<std::string, std::less<>> taken;
@@ -151,7 +153,8 @@ private:
         // Variables: the node's name (with a trailing _ where Python or the file's own names need
         // it); a plain chain, where a value goes only to the next line, reuses one variable as
         // hand-written PyTorch does (x = self.conv1(x)).
-        static const std::set<std::string, std::less<>> moduleNames = {"self", "torch", "nn", "F", "math", "json", "struct"};
+        static const std::set<std::string, std::less<>> moduleNames = {"self", "torch", "nn", "F", "math", "json",
+                                                                        "struct"};
         std::map<NodeId, std::string> var;
         for (const Step& s : steps_) {
             std::string v = s.node->name;
@@ -194,25 +197,6 @@ private:
         return success();
     }
 
-    // The compiler's rule: the loss node's prediction, else the single node nothing consumes.
-    Result<NodeId> outputNode() const
-    {
-        if (info_.loss) return g_.edgeInto(PortRef{info_.loss->node, "prediction"})->from.node;
-        std::vector<const Node*> ends;
-        for (NodeId id : info_.order) {
-            const bool consumed = std::any_of(g_.edges.begin(), g_.edges.end(), [&](const Edge& e) { return e.from.node == id; });
-            if (!consumed) ends.push_back(g_.node(id));
-        }
-        if (ends.size() != 1) {
-            std::string names;
-            for (const Node* n : ends) names += (names.empty() ? "" : ", ") + n->name;
-            return makeError("the graph has " + std::to_string(ends.size()) + " outputs (" + names +
-                                 ") and no loss node, so it is unclear what the model returns",
-                             {}, "add a loss node after the output, or remove the other branches");
-        }
-        return ends[0]->id;
-    }
-
     const Shape& shapeOf(const Node& n) const { return info_.nodes.at(n.id).outputs.at(0); }
 
     std::string attr(const Node& n) const
@@ -241,9 +225,9 @@ private:
         for (const Step& s : steps_)
             if (s.type->role == NodeRole::Input) {
                 const Shape& sh = shapeOf(*s.node);
+                const bool tokens = sh.element == ElementType::Int64;
                 inputs += "        " + s.var + ": " + formatShape(sh) +
-                          (sh.element == ElementType::Int64 ? " int64 token ids below " + std::to_string(sh.vocab) : " float") +
-                          "\n";
+                          (tokens ? " int64 token ids below " + std::to_string(sh.vocab) : " float") + "\n";
             }
         d += "    Inputs (B is the batch size):\n" + inputs;
         const Shape& out = shapeOf(*g_.node(output_));
@@ -262,8 +246,9 @@ private:
              padRight("output", shapeWidth) + "  parameters\n";
         for (const Step& s : steps_) {
             const std::uint64_t params = info_.nodes.at(s.node->id).params;
-            std::string line = "    " + padRight(s.node->name, nameWidth) + "  " + padRight(s.type->displayName, typeWidth) +
-                               "  " + padRight(formatShape(shapeOf(*s.node)), shapeWidth) + "  " +
+            std::string line = "    " + padRight(s.node->name, nameWidth) + "  " +
+                               padRight(s.type->displayName, typeWidth) + "  " +
+                               padRight(formatShape(shapeOf(*s.node)), shapeWidth) + "  " +
                                (params ? groupDigits(params) : "");
             while (!line.empty() && line.back() == ' ') line.pop_back();
             d += line + "\n";
@@ -277,7 +262,7 @@ private:
         for (const Step& s : steps_) {
             if (s.layer.module.empty()) continue;
             out += clashesWithModule(s.node->name)
-                       ? "        self.add_module(" + py::pyString(s.node->name) + ", " + s.layer.module + ")\n"
+                       ? "        self._modules[" + py::pyString(s.node->name) + "] = " + s.layer.module + "\n"
                        : "        self." + s.node->name + " = " + s.layer.module + "\n";
         }
         return out;

@@ -51,7 +51,10 @@ public:
     explicit Call(std::string fn) : text_(std::move(fn) + "(") {}
     Call& arg(const std::string& v) { return add(v); }
     Call& arg(std::int64_t v) { return add(std::to_string(v)); }
-    Call& kw(const char* key, std::int64_t v, std::int64_t def) { return v == def ? *this : add(key + ("=" + std::to_string(v))); }
+    Call& kw(const char* key, std::int64_t v, std::int64_t def)
+    {
+        return v == def ? *this : add(key + ("=" + std::to_string(v)));
+    }
     Call& kw(const char* key, double v, double def) { return v == def ? *this : add(key + ("=" + pyFloat(v))); }
     Call& kw(const char* key, bool v, bool def) { return v == def ? *this : add(key + ("=" + pyBool(v))); }
     Call& kwAlways(const char* key, const std::string& v) { return add(key + ("=" + v)); }
@@ -230,7 +233,8 @@ std::string inlineExpression(const Node& node, const NodeType& type, const std::
     if (type.id == "node.add") return args.at(0) + " + " + args.at(1);
     if (type.id == "node.multiply") return args.at(0) + " * " + args.at(1);
     // The batch dimension stays; the parameter lists the sizes after it (build_simple.cpp).
-    if (type.id == "node.reshape") return args.at(0) + ".reshape(" + args.at(0) + ".size(0), " + joinInts(p.list("shape")) + ")";
+    if (type.id == "node.reshape")
+        return args.at(0) + ".reshape(" + args.at(0) + ".size(0), " + joinInts(p.list("shape")) + ")";
     if (type.id == "node.permute") return args.at(0) + ".permute(" + joinInts(p.list("dims")) + ")";
     if (type.id == "node.concat") {
         std::string parts;

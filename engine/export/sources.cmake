@@ -6,6 +6,7 @@ set(KILN_EXPORT_SOURCES
   export/python_export.cpp
   export/python_layers.cpp
   export/python_prelude.cpp
+  export/graph_output.cpp
 )
 # LibTorch and Debian's ONNX library (kiln_engine).
 set(KILN_EXPORT_TORCH_SOURCES

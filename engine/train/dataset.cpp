@@ -113,9 +113,11 @@ Result<TrainData> loadTextDataset(const DataConfig& c)
     const std::int64_t count = (n - 1 - T) / stride + 1;
     auto all = torch::from_blob(const_cast<std::int64_t*>(tokens.data()), {n}, torch::kInt64);
     // Each row is a window of T tokens; its targets are the same window shifted by one token.
+    // clone(), not contiguous(): without overlap the windows already are contiguous and would
+    // still point into `tokens`.
     Dataset d;
-    d.inputs = all.narrow(0, 0, n - 1).unfold(0, T, stride).narrow(0, 0, count).contiguous();
-    d.targets = all.narrow(0, 1, n - 1).unfold(0, T, stride).narrow(0, 0, count).contiguous();
+    d.inputs = all.narrow(0, 0, n - 1).unfold(0, T, stride).narrow(0, 0, count).clone();
+    d.targets = all.narrow(0, 1, n - 1).unfold(0, T, stride).narrow(0, 0, count).clone();
 
     TrainData out;
     std::tie(out.train, out.validation) = splitDataset(d, c.validationFraction, c.seed);

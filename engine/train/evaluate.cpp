@@ -97,9 +97,12 @@ Result<std::string> sampleText(const TrainModel& model, const CharVocab& vocab, 
             std::vector<std::int64_t> window(tokens.begin() + static_cast<std::ptrdiff_t>(from), tokens.end());
             const auto x = torch::tensor(window, torch::kInt64).unsqueeze(0);
             const auto logits = model.forward(x);
-            if (logits.dim() != 3 || logits.size(2) != vocab.size())
-                return makeError("a character model must give logits [1, T, " + std::to_string(vocab.size()) + "]");
-            const auto last = logits[0][logits.size(1) - 1].to(torch::kFloat64);
+            // A model may have room for more tokens than this text uses (the tiny Llama sample has
+            // 128); only the text's own characters can be sampled.
+            if (logits.dim() != 3 || logits.size(2) < vocab.size())
+                return makeError("a character model must give logits [1, T, V] with V >= " + std::to_string(vocab.size()) +
+                                 ", the characters in the text");
+            const auto last = logits[0][logits.size(1) - 1].slice(0, 0, vocab.size()).to(torch::kFloat64);
             std::int64_t next = 0;
             if (o.temperature <= 0) {
                 next = last.argmax().item<std::int64_t>();

@@ -136,7 +136,8 @@ Result<void> Run::setup()
         if (auto r = resume(); !r) return r;
     }
     if (data_.info.skippedFiles > 0) ctx_.emitMetric(metric::kSkippedImages, step_, static_cast<double>(data_.info.skippedFiles));
-    ctx_.report(progress(), data_.info.description.empty() ? std::string("training") : data_.info.description);
+    ctx_.report(progress(), (data_.info.description.empty() ? std::string("training") : data_.info.description) + " (" +
+                                std::to_string(summary_.threads) + " threads)");
     return success();
 }
 

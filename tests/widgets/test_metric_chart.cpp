@@ -6,6 +6,7 @@
 #include <QApplication>
 #include <QCheckBox>
 #include <QDir>
+#include <QElapsedTimer>
 #include <QFile>
 #include <QImage>
 #include <QSet>
@@ -245,6 +246,32 @@ private Q_SLOTS:
             }
         QVERIFY2(colours.size() > 20, qPrintable(QString::number(colours.size())));
         QVERIFY2(runColoured > 300, qPrintable(QString::number(runColoured)));
+    }
+
+    void manyPointsStayCheap()
+    {
+        MetricChart chart;
+        chart.resize(900, 500);
+        chart.show();
+        QVERIFY(QTest::qWaitForWindowExposed(&chart));
+        QElapsedTimer t;
+        t.start();
+        for (int s = 1; s <= 20000; ++s)
+            for (const auto* series : {"train/loss", "lr", "throughput/samples_per_s"})
+                chart.addPoint(QStringLiteral("run"), QString::fromLatin1(series), s, 1.0 + std::sin(s * 0.01));
+        const auto appendMs = t.elapsed();
+        t.restart();
+        chart.replotNow();
+        const auto firstMs = t.elapsed();
+        t.restart();
+        chart.addPoint(QStringLiteral("run"), QStringLiteral("lr"), 20001, 1.0);
+        chart.replotNow();
+        const auto replotMs = t.elapsed();
+        qInfo("first replot %lld ms", static_cast<long long>(firstMs));
+        qInfo("60000 points appended in %lld ms; one replot with smoothing in %lld ms", static_cast<long long>(appendMs),
+              static_cast<long long>(replotMs));
+        QVERIFY(appendMs < 2000);
+        QVERIFY(replotMs < 100);  // loose on a shared machine; measured ~10 ms (fast polylines, adaptive sampling)
     }
 
     // Not an assertion: pictures of the chart for a person to look at (light and dark).

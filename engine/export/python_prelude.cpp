@@ -47,7 +47,7 @@ def load_safetensors(path):
 
 
 def save_safetensors(tensors, path, metadata=None):
-    """Writes a {name: tensor} dict as .safetensors (Kiln opens such files as checkpoints)."""
+    """Writes a {name: tensor} dict as .safetensors, which Kiln opens as weights (needs NumPy)."""
     names = {dtype: name for name, dtype in _DTYPES.items()}
     header, blobs, offset = {}, [], 0
     if metadata:

@@ -69,7 +69,9 @@ public:
         constexpr int width = 28;
         // In a log (not a terminal) a line every few seconds, not a redraw 30 times a second.
         if (!tty_) {
-            if (elapsed - lastLogged_ < 5.0 && progress_ < 1.0) return;
+            const bool last = progress_ >= 1.0 && !loggedEnd_;
+            if (elapsed - lastLogged_ < 5.0 && !last) return;
+            loggedEnd_ = loggedEnd_ || last;
             lastLogged_ = elapsed;
         }
         const int filled = static_cast<int>(progress_ * width);
@@ -112,6 +114,7 @@ private:
     std::int64_t step_ = 0;
     double progress_ = 0;
     double lastLogged_ = -1e9;
+    bool loggedEnd_ = false;
     const bool tty_ = isatty(2) != 0;
     std::chrono::steady_clock::time_point start_ = std::chrono::steady_clock::now();
 };

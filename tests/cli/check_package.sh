@@ -13,7 +13,7 @@ dpkg-deb -c "$deb" | awk '{print $6}' >files.txt
 failures=0 passed=0
 for f in ./usr/bin/kiln ./usr/bin/kiln-cli ./usr/share/applications/org.kiln.Kiln.desktop \
          ./usr/share/icons/hicolor/scalable/apps/org.kiln.Kiln.svg ./usr/share/metainfo/org.kiln.Kiln.metainfo.xml \
-         ./usr/lib/x86_64-linux-gnu/kiln/plugins/kiln_tensor_stats_plugin.so; do
+         ./usr/lib/x86_64-linux-gnu/kiln/plugins/kiln_tensor_stats_plugin.so ./usr/share/kiln/samples/fashion_convnet.kgraph; do
   if grep -qx "$f" files.txt; then passed=$((passed + 1)); echo "ok   $f"; else failures=$((failures + 1)); echo "FAIL missing $f"; fi
 done
 depends=$(dpkg-deb -f "$deb" Depends)

@@ -107,6 +107,7 @@ QWidget* TrainPanel::buildForm()
     maxTrain_->setObjectName(QStringLiteral("maxTrainBox"));
     maxTrain_->setSpecialValueText(tr("all"));
     checkpoints_ = new QLineEdit(box);
+    checkpoints_->setObjectName(QStringLiteral("checkpointsEdit"));
     checkpoints_->setPlaceholderText(tr("a new folder under Kiln's data folder"));
     resume_ = new QCheckBox(tr("resume from the folder's last checkpoint"), box);
 

@@ -86,6 +86,7 @@ MainWindow::MainWindow(QWidget* parent)
     };
     connect(&designer_->model(), &GraphEditorModel::graphChanged, this, showTotals);
     showTotals();
+    designer_->setEngine(engine_);
     connect(designer_, &DesignerPanel::statusMessage, this, &MainWindow::showStatus);
     connect(designer_, &DesignerPanel::trainRequested, this, [this] { tabs_->setCurrentWidget(train_); });
 

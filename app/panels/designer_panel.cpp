@@ -1,7 +1,9 @@
 #include "panels/designer_panel.h"
 
 #include "designer/graph_editor_model.h"
+#include "export/export_files.h"
 #include "kiln/graph_file.h"
+#include "qt/engine_thread.h"
 #include "widgets/node_editor/node_editor.h"
 #include "widgets/node_editor/node_view.h"
 
@@ -18,8 +20,71 @@
 #include <QToolButton>
 #include <QUndoStack>
 #include <QVBoxLayout>
+#include <cstring>
+#include <memory>
+#include <optional>
 
 namespace kiln::app {
+
+void DesignerPanel::rebuildRecent()
+{
+    recent_->clear();
+    const QStringList files = QSettings().value(QStringLiteral("recent/graphs")).toStringList();
+    for (const QString& f : files) recent_->addAction(QFileInfo(f).fileName(), this, [this, f] { open(f); })->setToolTip(f);
+    recent_->setEnabled(!files.isEmpty());
+}
+
+void DesignerPanel::remember(const QString& path)
+{
+    QSettings s;
+    QStringList files = s.value(QStringLiteral("recent/graphs")).toStringList();
+    files.removeAll(path);
+    files.prepend(path);
+    while (files.size() > 10) files.removeLast();
+    s.setValue(QStringLiteral("recent/graphs"), files);
+    rebuildRecent();
+}
+
+void DesignerPanel::exportModel()
+{
+    if (model_->info().firstError) {
+        QMessageBox::warning(this, tr("Export"), QString::fromStdString(model_->info().firstError->message()));
+        return;
+    }
+    const QString weights = QFileDialog::getOpenFileName(
+        this, tr("Trained weights to export (Cancel: freshly initialised weights)"),
+        QStandardPaths::writableLocation(QStandardPaths::AppDataLocation) + QStringLiteral("/runs"),
+        tr("Weights (*.safetensors)"));
+    QString base = QFileDialog::getSaveFileName(this, tr("Export as (.py, .safetensors and .onnx are written)"),
+                                                QFileInfo(path_).absolutePath() + QLatin1Char('/') +
+                                                    (path_.isEmpty() ? QStringLiteral("model") : QFileInfo(path_).completeBaseName()));
+    if (base.isEmpty()) return;
+    for (const char* ext : {".py", ".safetensors", ".onnx", ".kgraph"})
+        if (base.endsWith(QLatin1String(ext))) base.chop(static_cast<int>(std::strlen(ext)));
+    if (!engine_) return;
+    const auto graph = model_->graph();
+    const std::string b = base.toStdString(), w = weights.toStdString();
+    auto report = std::make_shared<std::optional<Result<kiln::exporting::ExportReport>>>();
+    auto* job = engine_->submit(tr("Export %1").arg(QFileInfo(base).fileName()), [graph, b, w, report](JobContext&) -> Result<void> {
+        const std::string graphPath = b + ".kgraph";
+        if (auto r = kiln::graph::saveGraph(graph, graphPath); !r) return r.error();
+        *report = kiln::exporting::exportFiles({graphPath, w, b + ".py", b + ".safetensors", b + ".onnx"});
+        if (!report->value()) return report->value().error();
+        return success();
+    });
+    connect(job, &kiln::qt::JobHandle::finished, this, [this, job, report](JobState s) {
+        if (s == JobState::Failed) {
+            QMessageBox::warning(this, tr("Export"), job->errorText());
+        } else if (s == JobState::Succeeded && *report) {
+            const auto& r = report->value().value();
+            QStringList lines;
+            for (const auto& f : r.written) lines << QString::fromStdString(f);
+            for (const auto& e : r.onnxBeyondOpenCv) lines << tr("note: %1").arg(QString::fromStdString(e.message()));
+            Q_EMIT statusMessage(tr("Exported %1 files").arg(r.written.size()));
+            QMessageBox::information(this, tr("Export"), lines.join(QLatin1Char('\n')));
+        }
+    });
+}
 
 DesignerPanel::DesignerPanel(QWidget* parent)
     : QWidget(parent), model_(new GraphEditorModel(this)), editor_(new kiln::widgets::NodeEditor(this)),
@@ -48,7 +113,16 @@ DesignerPanel::DesignerPanel(QWidget* parent)
     bar->addWidget(samplesButton);
     bar->addAction(tr("Save"), this, &DesignerPanel::save);
     bar->addAction(tr("Save As…"), this, [this] { saveAs(); });
+    recent_ = new QMenu(tr("Open Recent"), this);
+    auto* recentButton = new QToolButton(this);
+    recentButton->setText(tr("Recent"));
+    recentButton->setMenu(recent_);
+    recentButton->setPopupMode(QToolButton::InstantPopup);
+    bar->addWidget(recentButton);
+    rebuildRecent();
     bar->addSeparator();
+    auto* exportAction = bar->addAction(tr("Export…"), this, &DesignerPanel::exportModel);
+    exportAction->setToolTip(tr("PyTorch code, safetensors weights and ONNX"));
     auto* train = bar->addAction(tr("Train…"), this, &DesignerPanel::trainRequested);
     train->setObjectName(QStringLiteral("trainGraphAction"));
 
@@ -173,6 +247,7 @@ bool DesignerPanel::saveAs(const QString& given)
     path_ = path;
     QSettings().setValue(QStringLiteral("designer/path"), path_);
     editor_->undoStack()->setClean();
+    remember(path);
     Q_EMIT statusMessage(tr("Saved %1").arg(QFileInfo(path).fileName()));
     return true;
 }

@@ -15,6 +15,9 @@ class NodeEditor;
 namespace kiln::graph {
 class Graph;
 }
+namespace kiln::qt {
+class EngineThread;
+}
 
 namespace kiln::app {
 
@@ -24,6 +27,9 @@ class DesignerPanel : public QWidget {
     Q_OBJECT
 public:
     explicit DesignerPanel(QWidget* parent = nullptr);
+    // Export runs as a job on this engine (set by the window; without one Export does nothing).
+    void setEngine(kiln::qt::EngineThread* engine) { engine_ = engine; }
+    void exportModel();
 
     GraphEditorModel& model() { return *model_; }
     kiln::widgets::NodeEditor& editor() { return *editor_; }
@@ -43,6 +49,8 @@ Q_SIGNALS:
 
 private:
     void updateSummary();
+    void rebuildRecent();
+    void remember(const QString& path);
     void autosave();
     bool adopt(const QString& json, const QString& where, const QString& path);
     void present(kiln::graph::Graph graph, const QString& path);
@@ -52,6 +60,8 @@ private:
     QLabel* summary_;
     QString path_;
     QTimer autosaveTimer_;
+    QMenu* recent_ = nullptr;
+    kiln::qt::EngineThread* engine_ = nullptr;
 };
 
 }  // namespace kiln::app

@@ -3,10 +3,13 @@
 
 find_program(KILN_CCACHE ccache)
 if(KILN_CCACHE AND NOT CMAKE_CXX_COMPILER_LAUNCHER)
-  set(CMAKE_C_COMPILER_LAUNCHER ${KILN_CCACHE} CACHE STRING "" FORCE)
-  set(CMAKE_CXX_COMPILER_LAUNCHER ${KILN_CCACHE} CACHE STRING "" FORCE)
-  # A PCH changes every compile's hash; these keep ccache hits with one.
-  set(ENV{CCACHE_SLOPPINESS} "pch_defines,time_macros,include_file_mtime,include_file_ctime")
+  # Paths under the checkout are hashed relative to it, so a fresh clone in another folder (CI)
+  # reuses the cache; a PCH changes every compile's hash unless these sloppiness flags are set.
+  # They go through `cmake -E env` because ccache reads them at build time, not at configure time.
+  set(kiln_launcher ${CMAKE_COMMAND} -E env CCACHE_BASEDIR=${PROJECT_SOURCE_DIR} CCACHE_NOHASHDIR=1
+      CCACHE_SLOPPINESS=pch_defines,time_macros,include_file_mtime,include_file_ctime ${KILN_CCACHE})
+  set(CMAKE_C_COMPILER_LAUNCHER ${kiln_launcher} CACHE STRING "" FORCE)
+  set(CMAKE_CXX_COMPILER_LAUNCHER ${kiln_launcher} CACHE STRING "" FORCE)
 endif()
 
 find_program(KILN_LLD ld.lld)

@@ -20,6 +20,7 @@
 #include <QLineEdit>
 #include <QPlainTextEdit>
 #include <QPushButton>
+#include <QScrollArea>
 #include <QSpinBox>
 #include <QSplitter>
 #include <QStandardPaths>
@@ -171,7 +172,13 @@ QWidget* TrainPanel::buildResults()
     grid->addWidget(accuracy_, 0, 1);
     grid->addWidget(lr_chart_, 1, 0);
     grid->addWidget(throughput_, 1, 1);
-    tabs->addTab(charts, tr("Charts"));
+    // A scroll area keeps the four charts' toolbars from forcing the window wider than the screen.
+    auto* scroll = new QScrollArea(tabs);
+    scroll->setWidget(charts);
+    scroll->setWidgetResizable(true);
+    scroll->setFrameShape(QFrame::NoFrame);
+    charts->setMinimumSize(720, 480);
+    tabs->addTab(scroll, tr("Charts"));
 
     auto* eval = new QWidget(tabs);
     auto* evalLayout = new QHBoxLayout(eval);

@@ -296,7 +296,7 @@ MetricChart::MetricChart(QWidget* parent) : QWidget(parent), d_(std::make_unique
     d_->slider = new QSlider(Qt::Horizontal, this);
     d_->slider->setRange(0, 999);
     d_->slider->setValue(600);
-    d_->slider->setFixedWidth(140);
+    d_->slider->setFixedWidth(90);
     d_->slider->setToolTip(tr("Exponential moving average of the per-step values, as in TensorBoard"));
     d_->sliderValue = new QLabel(QStringLiteral("0.600"), this);
     d_->sliderValue->setMinimumWidth(d_->sliderValue->fontMetrics().horizontalAdvance(QStringLiteral("0.000 ")));

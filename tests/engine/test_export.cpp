@@ -10,6 +10,7 @@
 #include "export/python_export.h"
 #include "export/weights_export.h"
 #include "io/safetensors_torch.h"
+#include "graph_test_support.h"
 #include "kiln/graph_file.h"
 #include "onnx_torch_runner.h"
 
@@ -22,6 +23,7 @@
 #include <opencv2/dnn.hpp>
 
 using namespace kiln::graph;
+using testing::loadSample;
 namespace ex = kiln::exporting;
 
 namespace {
@@ -36,25 +38,7 @@ QString python()
     return custom.isEmpty() ? QStringLiteral("/usr/bin/python3") : custom;
 }
 
-Graph loadSample(const std::string& name)
-{
-    auto g = loadGraph(std::string(KILN_SAMPLES_DIR) + "/" + name + ".kgraph");
-    if (!g) qFatal("%s", g.error().message().c_str());
-    return std::move(g).value();
-}
-
-struct Build {
-    Graph g;
-    NodeId add(const std::string& type, const std::string& name, std::map<std::string, ParamValue> params = {})
-    {
-        auto id = addNodeOfType(g, builtinNodes(), type);
-        if (!id) qFatal("%s", id.error().message().c_str());
-        g.node(*id)->name = name;
-        for (auto& [k, v] : params) g.node(*id)->params[k] = v;
-        return *id;
-    }
-    void link(NodeId from, NodeId to, const std::string& port = "in") { g.connect({{from, "out"}, {to, port}}); }
-};
+using Build = testing::GraphBuilder;
 
 using I = std::int64_t;
 using Params = std::map<std::string, ParamValue>;

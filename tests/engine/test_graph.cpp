@@ -1,6 +1,7 @@
 // The graph without torch: node types, shape inference and its messages, editing helpers, and the
 // .kgraph reader (round trips, migration, and every kind of bad file). Torch-side checks (shapes
 // against real tensors, parameter names, attention numbers) are in test_graph_compile.cpp.
+#include "graph_test_support.h"
 #include "kiln/graph_file.h"
 #include "kiln/graph_infer.h"
 
@@ -10,17 +11,10 @@
 #include <fstream>
 
 using namespace kiln::graph;
+using testing::loadSample;
+using testing::samplePath;
 
 namespace {
-
-std::string samplePath(const std::string& name) { return std::string(KILN_SAMPLES_DIR) + "/" + name + ".kgraph"; }
-
-Graph loadSample(const std::string& name)
-{
-    auto g = loadGraph(samplePath(name));
-    if (!g) qFatal("%s", g.error().message().c_str());
-    return std::move(g).value();
-}
 
 std::string readText(const std::string& path)
 {
@@ -29,19 +23,7 @@ std::string readText(const std::string& path)
 }
 
 // A graph built node by node, as the editor does.
-struct Build {
-    Graph g;
-    NodeId add(const std::string& type, const std::string& name, std::map<std::string, ParamValue> params = {})
-    {
-        auto id = addNodeOfType(g, builtinNodes(), type);
-        if (!id) qFatal("%s", id.error().message().c_str());
-        Node* n = g.node(*id);
-        n->name = name;
-        for (auto& [k, v] : params) n->params[k] = v;
-        return *id;
-    }
-    void link(NodeId from, NodeId to, const std::string& port = "in") { g.connect({{from, "out"}, {to, port}}); }
-};
+using Build = testing::GraphBuilder;
 
 std::string errorOf(const kiln::Result<Graph>& r) { return r ? std::string("(accepted)") : r.error().message(); }
 

@@ -3,6 +3,7 @@
 // parameter names are stable; attention equals the textbook formula computed independently.
 #include "graph/compiler.h"  // torch before Qt: see toolchain.md on QT_NO_KEYWORDS
 
+#include "graph_test_support.h"
 #include "kiln/graph_file.h"
 
 #include <QTest>
@@ -10,17 +11,9 @@
 #include <set>
 
 using namespace kiln::graph;
+using testing::loadSample;
 
 namespace {
-
-std::string samplePath(const std::string& name) { return std::string(KILN_SAMPLES_DIR) + "/" + name + ".kgraph"; }
-
-Graph loadSample(const std::string& name)
-{
-    auto g = loadGraph(samplePath(name));
-    if (!g) qFatal("%s", g.error().message().c_str());
-    return std::move(g).value();
-}
 
 std::shared_ptr<CompiledModel> compileOrDie(const Graph& g)
 {
@@ -29,17 +22,7 @@ std::shared_ptr<CompiledModel> compileOrDie(const Graph& g)
     return *m;
 }
 
-struct Build {
-    Graph g;
-    NodeId add(const std::string& type, const std::string& name, std::map<std::string, ParamValue> params = {})
-    {
-        auto id = addNodeOfType(g, builtinNodes(), type);
-        if (!id) qFatal("%s", id.error().message().c_str());
-        g.node(*id)->name = name;
-        for (auto& [k, v] : params) g.node(*id)->params[k] = v;
-        return *id;
-    }
-    void link(NodeId from, NodeId to, const std::string& port = "in") { g.connect({{from, "out"}, {to, port}}); }
+struct Build : testing::GraphBuilder {
     NodeId tensor(const std::string& name, IntList shape) { return add("node.input_tensor", name, {{"shape", shape}}); }
     NodeId image(const std::string& name, std::int64_t c, std::int64_t h, std::int64_t w)
     {

@@ -49,9 +49,12 @@ function(kiln_add_shaders target)
   foreach(src ${ARGN})
     get_filename_component(stem ${src} NAME_WE)
     set(out ${out_dir}/${stem}.spv.inc)
+    # The depfile lists the .glsl files a shader #includes, so editing one rebuilds its users.
     add_custom_command(OUTPUT ${out}
-      COMMAND Vulkan::glslc --target-env=vulkan1.2 -O -mfmt=num -o ${out} ${CMAKE_CURRENT_SOURCE_DIR}/${src}
+      COMMAND Vulkan::glslc --target-env=vulkan1.2 -O -mfmt=num -MD -MF ${out}.d -o ${out}
+              ${CMAKE_CURRENT_SOURCE_DIR}/${src}
       DEPENDS ${src}
+      DEPFILE ${out}.d
       COMMENT "glslc ${src}")
     list(APPEND outs ${out})
   endforeach()

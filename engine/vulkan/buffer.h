@@ -7,6 +7,7 @@
 
 #include "kiln/result.h"
 #include "vulkan/context.h"
+#include "vulkan/memory.h"
 
 #include <cstddef>
 #include <memory>
@@ -34,6 +35,7 @@ public:
     Result<void> download(std::span<float> out, std::size_t offsetFloats = 0) const;
 
     VkBuffer handle() const { return buffer_; }
+    Region region() const { return Region{buffer_, 0, VkDeviceSize(bytes_ == 0 ? 4 : bytes_), mapped_}; }
     std::size_t bytes() const { return bytes_; }
     std::size_t floats() const { return bytes_ / sizeof(float); }
     const std::string& label() const { return label_; }

@@ -360,11 +360,18 @@ Result<std::shared_ptr<Context>> Context::create(const std::string& preferred)
             return vulkanError(r, "could not open the Vulkan device", info.name);
         }
         vkGetDeviceQueue(ctx->device_, qci.queueFamilyIndex, 0, &ctx->queue_);
+        {
+            std::uint32_t families = 0;
+            vkGetPhysicalDeviceQueueFamilyProperties(info.handle, &families, nullptr);
+            std::vector<VkQueueFamilyProperties> props(families);
+            vkGetPhysicalDeviceQueueFamilyProperties(info.handle, &families, props.data());
+            if (qci.queueFamilyIndex < families) ctx->timestamp_bits_ = props[qci.queueFamilyIndex].timestampValidBits;
+        }
 
         VkCommandPoolCreateInfo pci{};
         pci.sType = VK_STRUCTURE_TYPE_COMMAND_POOL_CREATE_INFO;
-        // Command buffers are one-shot and freed after each submit.
-        pci.flags = VK_COMMAND_POOL_CREATE_TRANSIENT_BIT;
+        // Recorders reset and reuse their command buffer for every forward pass.
+        pci.flags = VK_COMMAND_POOL_CREATE_TRANSIENT_BIT | VK_COMMAND_POOL_CREATE_RESET_COMMAND_BUFFER_BIT;
         pci.queueFamilyIndex = qci.queueFamilyIndex;
         r = vkCreateCommandPool(ctx->device_, &pci, nullptr, &ctx->command_pool_);
         if (r != VK_SUCCESS) {

@@ -108,6 +108,11 @@ public:
     std::optional<std::uint32_t> findMemoryType(std::uint32_t typeBits, VkMemoryPropertyFlags required,
                                                 VkMemoryPropertyFlags preferred = 0) const;
 
+    VkMemoryPropertyFlags memoryTypeFlags(std::uint32_t type) const { return memory_.memoryTypes[type].propertyFlags; }
+    // Whether vkCmdWriteTimestamp works on the compute queue (profiling), and ns per tick.
+    bool timestampsSupported() const { return timestamp_bits_ > 0 && properties_.limits.timestampPeriod > 0; }
+    double timestampPeriodNs() const { return properties_.limits.timestampPeriod; }
+
     // After a device loss or a fence timeout nothing more may be submitted: the GPU may still
     // run the old work. Every entry point checks this first and refuses with the reason.
     bool lost() const { return !lost_reason_.empty(); }
@@ -135,6 +140,7 @@ private:
     std::map<std::string, std::unique_ptr<ComputePipeline>> pipelines_;
     std::vector<std::function<void()>> deferred_;
     std::string lost_reason_;
+    std::uint32_t timestamp_bits_ = 0;
 };
 
 }  // namespace kiln::vk

@@ -1,0 +1,31 @@
+// 2-D convolution and transposed convolution (NCHW, fp32), with torch's meaning.
+#pragma once
+
+#include "vulkan/ops/op_common.h"
+
+namespace kiln::vk {
+
+struct Conv2dParams {
+    std::uint32_t batch = 1, inChannels = 1, inH = 1, inW = 1, outChannels = 1;
+    std::uint32_t kernelH = 1, kernelW = 1, strideH = 1, strideW = 1, padH = 0, padW = 0;
+    std::uint32_t dilationH = 1, dilationW = 1, groups = 1;
+    std::uint32_t outputPadH = 0, outputPadW = 0;  // transposed convolution only
+
+    // torch's output sizes; 0 when the input is too small for the kernel.
+    std::uint32_t outH() const;
+    std::uint32_t outW() const;
+    std::uint32_t transposedOutH() const;
+    std::uint32_t transposedOutW() const;
+};
+
+// out = act(conv2d(x, weight, bias)): x [batch, inC, inH, inW], weight [outC, inC/groups, kH, kW],
+// bias [outC] or null, out [batch, outC, outH, outW]. An implicit GEMM over shared-memory tiles.
+Result<void> conv2dVulkan(Recorder& rec, const Region& x, const Region& weight, const Region* bias, const Region& out,
+                          const Conv2dParams& p, Activation act = Activation::None, float actParam = 0.01f);
+
+// out = conv_transpose2d(x, weight, bias): weight [inC, outC/groups, kH, kW], out
+// [batch, outC, transposedOutH, transposedOutW].
+Result<void> convTranspose2dVulkan(Recorder& rec, const Region& x, const Region& weight, const Region* bias,
+                                   const Region& out, const Conv2dParams& p);
+
+}  // namespace kiln::vk

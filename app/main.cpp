@@ -1,7 +1,9 @@
 // kiln: the studio.
 #include "kiln/system_info.h"
 #include "main_window.h"
+#include "system_facts.h"
 #include "panels/designer_panel.h"
+#include "panels/run_panel.h"
 #include "panels/train_panel.h"
 #include "panels/weights_panel.h"
 #include "widgets/theme.h"
@@ -9,7 +11,10 @@
 #include <QApplication>
 #include <QCommandLineParser>
 #include <QSettings>
+#include <QSpinBox>
 #include <QTimer>
+#include <functional>
+#include <memory>
 
 int main(int argc, char** argv)
 {
@@ -31,6 +36,15 @@ int main(int argc, char** argv)
     cli.addOption(sample);
     QCommandLineOption train(QStringLiteral("train"), QStringLiteral("Start training the Designer's graph at launch."));
     cli.addOption(train);
+    QCommandLineOption run(QStringLiteral("run"),
+                           QStringLiteral("Run the Designer's graph over its dataset at launch on DEVICE (cpu, vulkan, or several: vulkan,cpu)."),
+                           QStringLiteral("device"));
+    QCommandLineOption weights(QStringLiteral("weights"), QStringLiteral("Checkpoint (.safetensors) for --run."),
+                               QStringLiteral("file"));
+    QCommandLineOption limit(QStringLiteral("limit"), QStringLiteral("Items for --run (default all)."), QStringLiteral("n"));
+    cli.addOption(run);
+    cli.addOption(weights);
+    cli.addOption(limit);
     QCommandLineOption quitAfter(QStringLiteral("quit-after"), QStringLiteral("Quit after MS milliseconds (smoke tests)."),
                                  QStringLiteral("ms"));
     QCommandLineOption theme(QStringLiteral("theme"), QStringLiteral("system, light or dark (saved)."), QStringLiteral("theme"));
@@ -58,6 +72,26 @@ int main(int argc, char** argv)
     if (cli.isSet(train)) {
         window.showPanel(&window.trainPanel());
         window.trainPanel().start();
+    }
+    if (cli.isSet(run)) {
+        window.showPanel(&window.runPanel());
+        auto& panel = window.runPanel();
+        if (cli.isSet(weights)) panel.setWeights(cli.value(weights));
+        if (cli.isSet(limit)) panel.findChild<QSpinBox*>(QStringLiteral("runLimitSpin"))->setValue(cli.value(limit).toInt());
+        // The device list comes from the start-up probe, a job of its own: start once it is in.
+        // Several devices ("vulkan,cpu") run one after another, a row each.
+        auto devices = std::make_shared<QStringList>(cli.value(run).split(QLatin1Char(',')));
+        auto next = std::make_shared<std::function<void()>>();
+        *next = [&panel, devices] {
+            if (devices->isEmpty()) return;
+            const QString device = devices->takeFirst();
+            if (!panel.selectDevice(device)) qWarning("no device matching %s; running on the CPU", qPrintable(device));
+            panel.start();
+        };
+        QObject::connect(&panel, &kiln::app::RunPanel::finishedRun, &panel, [next] { (*next)(); });
+        if (window.systemFacts().ready()) (*next)();
+        else QObject::connect(&window.systemFacts(), &kiln::app::SystemFacts::reportReady, &panel, [next] { (*next)(); },
+                              Qt::SingleShotConnection);
     }
     if (cli.isSet(quitAfter)) QTimer::singleShot(cli.value(quitAfter).toInt(), &window, &QWidget::close);
     return app.exec();

@@ -6,6 +6,7 @@
 #include "kiln/weights.h"
 #include "panels/designer_panel.h"
 #include "panels/jobs_panel.h"
+#include "panels/run_panel.h"
 #include "panels/train_panel.h"
 #include "widgets/node_editor/node_editor.h"
 #include "panels/weights_panel.h"
@@ -44,7 +45,8 @@ MainWindow::MainWindow(QWidget* parent)
     : QMainWindow(parent), engine_(new kiln::qt::EngineThread(this)), jobsModel_(new JobsModel(*engine_, this)),
       facts_(new SystemFacts(*engine_, QSettings().value(QStringLiteral("vulkan/device")).toString(), this)),
       tabs_(new QTabWidget(this)), weights_(new WeightsPanel(*engine_, this)), designer_(new DesignerPanel(this)),
-      train_(new TrainPanel(*engine_, designer_->model(), this)), graphLabel_(new QLabel(this)),
+      train_(new TrainPanel(*engine_, designer_->model(), this)),
+      run_(new RunPanel(*engine_, designer_->model(), *facts_, this)), graphLabel_(new QLabel(this)),
       jobsDock_(new QDockWidget(tr("Jobs"), this)), jobLabel_(new QLabel(this)), jobProgress_(new QProgressBar(this)),
       deviceLabel_(new QLabel(this))
 {
@@ -58,6 +60,7 @@ MainWindow::MainWindow(QWidget* parent)
     tabs_->setDocumentMode(true);
     tabs_->addTab(designer_, tr("Designer"));
     tabs_->addTab(train_, tr("Train"));
+    tabs_->addTab(run_, tr("Run"));
     tabs_->addTab(weights_, tr("Weights"));
     setCentralWidget(tabs_);
 

@@ -24,6 +24,7 @@ class SystemFacts;
 class WeightsPanel;
 class DesignerPanel;
 class TrainPanel;
+class RunPanel;
 
 class MainWindow : public QMainWindow, public StudioContext {
     Q_OBJECT
@@ -42,6 +43,7 @@ public:
     WeightsPanel& weightsPanel() { return *weights_; }
     DesignerPanel& designerPanel() { return *designer_; }
     TrainPanel& trainPanel() { return *train_; }
+    RunPanel& runPanel() { return *run_; }
     QStringList loadedPlugins() const { return plugins_; }
     void showAbout();
     void showPanel(QWidget* panel);
@@ -66,6 +68,7 @@ private:
     WeightsPanel* weights_;
     DesignerPanel* designer_;
     TrainPanel* train_;
+    RunPanel* run_;
     QLabel* graphLabel_;
     QDockWidget* jobsDock_;
     QMenu* toolsMenu_ = nullptr;

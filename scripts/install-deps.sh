@@ -6,7 +6,7 @@ packages=(
   build-essential cmake ninja-build ccache lld pkg-config git
   qt6-base-dev qt6-base-dev-tools qt6-svg-dev libqt6svg6 qt6-qpa-plugins libgl-dev
   libtorch-dev libopenblas0-openmp
-  libopencv-dev libonnx-dev
+  libopencv-dev libonnx-dev libre2-dev libyaml-cpp-dev
   libvulkan-dev glslc mesa-vulkan-drivers vulkan-tools
   libqcustomplot-dev
   nlohmann-json3-dev zlib1g-dev

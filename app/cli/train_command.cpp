@@ -33,7 +33,7 @@ constexpr const char* kUsage = R"(usage: kiln-cli train GRAPH.kgraph [options]
   --out DIR            checkpoints (every --save-every steps, the best, and on stop)
   --save-every STEPS   (default 500)      --resume         continue from DIR's last checkpoint
   --threads N          LibTorch threads (default: every hardware thread)
-  --seed N             (default 1)        --device cpu     (the only one today)
+  --seed N             (default 1)        --device cpu     (Vulkan runs inference: kiln-cli run)
   --min-accuracy X     exit with 3 when the final validation accuracy is below X
 )";
 
@@ -172,7 +172,9 @@ int runTrainCommand(int argc, char** argv)
             cfg.schedule.kind = *k;
         } else if (a == "--device") {
             const char* v = value();
-            if (!v || std::string(v) != "cpu") return usageError("training runs on the cpu device today (--device cpu)");
+            if (v && std::string(v).rfind("vulkan", 0) == 0)
+                return usageError("training runs on the CPU; Vulkan runs trained graphs: kiln-cli run GRAPH --device vulkan");
+            if (!v || std::string(v) != "cpu") return usageError("--device is cpu for training");
         } else if (a == "--augment") {
             cfg.data.augment.horizontalFlip = true;
             cfg.data.augment.cropPadding = 2;

@@ -2,6 +2,7 @@
 
 #include "designer/graph_editor_model.h"
 #include "kiln/graph_training.h"
+#include "panels/evaluation_view.h"
 #include "qt/engine_thread.h"
 #include "widgets/charts/metric_chart.h"
 
@@ -34,9 +35,6 @@ namespace kiln::app {
 using namespace kiln::train;
 
 namespace {
-const char* const kFashionClasses[] = {"T-shirt", "Trouser", "Pullover", "Dress", "Coat",
-                                       "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"};
-
 QDoubleSpinBox* doubleBox(double min, double max, double value, int decimals, QWidget* parent)
 {
     auto* b = new QDoubleSpinBox(parent);
@@ -298,36 +296,8 @@ void TrainPanel::showEpoch(const EpochReport& r)
     if (r.validation.accuracy >= 0) line += tr(", accuracy %1%").arg(r.validation.accuracy * 100, 0, 'f', 2);
     if (r.best) line += tr(" (best)");
     state_->setText(line);
-    const auto& v = r.validation;
-    if (v.numClasses > 0 && v.confusion.size() == static_cast<std::size_t>(v.numClasses * v.numClasses)) {
-        const int n = v.numClasses;
-        confusion_->setRowCount(n);
-        confusion_->setColumnCount(n + 1);
-        QStringList names;
-        for (int i = 0; i < n; ++i) names << (n == 10 ? QString::fromLatin1(kFashionClasses[i]) : QString::number(i));
-        confusion_->setVerticalHeaderLabels(names);
-        confusion_->setHorizontalHeaderLabels(names + QStringList{tr("accuracy")});
-        std::int64_t peak = 1;
-        for (auto c : v.confusion) peak = std::max(peak, c);
-        for (int row = 0; row < n; ++row) {
-            for (int col = 0; col < n; ++col) {
-                const auto count = v.confusion[static_cast<std::size_t>(row * n + col)];
-                auto* item = new QTableWidgetItem(QString::number(count));
-                const double t = std::sqrt(static_cast<double>(count) / static_cast<double>(peak));
-                item->setBackground(row == col ? QColor::fromRgbF(0.2, 0.6, 0.3, 0.15 + 0.7 * t)
-                                               : QColor::fromRgbF(0.85, 0.3, 0.2, 0.8 * t));
-                item->setTextAlignment(Qt::AlignCenter);
-                confusion_->setItem(row, col, item);
-            }
-            const double acc = row < static_cast<int>(v.perClassAccuracy.size()) ? v.perClassAccuracy[static_cast<std::size_t>(row)] : NAN;
-            confusion_->setItem(row, n, new QTableWidgetItem(std::isnan(acc) ? QStringLiteral("–") : QStringLiteral("%1%").arg(acc * 100, 0, 'f', 1)));
-        }
-    }
-    if (r.predictions && r.predictions->width > 0) {
-        QImage img(r.predictions->rgba.data(), r.predictions->width, r.predictions->height, QImage::Format_RGBA8888);
-        predictions_->setPixmap(QPixmap::fromImage(img.copy()).scaled(predictions_->size().boundedTo(QSize(640, 640)),
-                                                                       Qt::KeepAspectRatio, Qt::SmoothTransformation));
-    }
+    showConfusion(confusion_, r.validation);
+    if (r.predictions) showPreview(predictions_, *r.predictions);
     if (!r.textSample.empty())
         textSample_->appendPlainText(tr("— epoch %1 —\n%2\n").arg(r.epoch).arg(QString::fromStdString(r.textSample)));
 }

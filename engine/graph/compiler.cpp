@@ -164,6 +164,7 @@ Result<std::shared_ptr<CompiledModel>> compileGraph(const Graph& g, const NodeRe
         model->steps_.push_back(std::move(step));
     }
     model->output_ = {stepOf.at(out.node), nodes.find(g.node(out.node)->type)->outputIndex(out.port)};
+    model->outputPort_ = out;
     if (info.loss) {
         const Node& lossNode = *g.node(info.loss->node);
         const NodeType& t = *nodes.find(lossNode.type);

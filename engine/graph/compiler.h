@@ -35,6 +35,9 @@ public:
     // BCEWithLogits take a target of the prediction's shape.
     torch::Tensor loss(const torch::Tensor& prediction, const torch::Tensor& target) const;
 
+    // The node output forward() returns (another backend runs the same graph to the same place).
+    const PortRef& outputPort() const { return outputPort_; }
+
     // Shapes, parameter counts and FLOPs as inferred when the graph was compiled.
     const GraphInfo& info() const { return info_; }
 
@@ -52,6 +55,7 @@ private:
     };
     std::vector<Step> steps_;
     Source output_;
+    PortRef outputPort_;
     std::vector<std::string> inputNames_;
     std::vector<Shape> inputShapes_;
     LossKind lossKind_ = LossKind::None;

@@ -19,4 +19,5 @@ set(KILN_TRAIN_TORCH_SOURCES
   train/evaluate.cpp
   train/prediction_grid.cpp
   train/trainer.cpp
+  train/graph_inference.cpp
 )

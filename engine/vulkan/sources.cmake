@@ -14,8 +14,15 @@ set(KILN_VULKAN_SHADERS
   vulkan/shaders/add.comp
 )
 
+# The executor runs compiled graphs, so it needs LibTorch: it goes into kiln_engine.
+set(KILN_VULKAN_TORCH_SOURCES
+  vulkan/executor/graph_executor.cpp
+  vulkan/executor/lowering.cpp
+)
+
+set(KILN_VULKAN_OP_FAMILIES gemm elementwise movement CACHE STRING "op families to build (development)")
 # Op families, each in its own fragment (ops/<family>.cmake appends to both lists).
-foreach(family gemm elementwise movement)
+foreach(family ${KILN_VULKAN_OP_FAMILIES})
   if(EXISTS ${CMAKE_CURRENT_LIST_DIR}/ops/${family}.cmake)
     include(${CMAKE_CURRENT_LIST_DIR}/ops/${family}.cmake)
   endif()

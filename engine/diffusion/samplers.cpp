@@ -242,14 +242,14 @@ bool runDpmPp2M(const Denoiser& denoise, torch::Tensor& x, const std::vector<dou
             const double t = -std::log(sigma), tNext = -std::log(next);
             const double h = tNext - t;
             const double ratio = std::exp(-tNext) / std::exp(-t);
-            const double weight = -std::expm1(-h);
+            const double weight = -std::expm1(-h);  // 1 - exp(-h)
             if (!oldDenoised.defined()) {
-                x = ratio * x - weight * denoised;
+                x = ratio * x + weight * denoised;
             } else {
                 const double hLast = t - (-std::log(sigmas[i - 1]));
                 const double r = hLast / h;
                 torch::Tensor corrected = (1 + 1 / (2 * r)) * denoised - (1 / (2 * r)) * oldDenoised;
-                x = ratio * x - weight * corrected;
+                x = ratio * x + weight * corrected;
             }
         }
         oldDenoised = denoised;

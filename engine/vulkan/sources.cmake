@@ -20,10 +20,7 @@ set(KILN_VULKAN_TORCH_SOURCES
   vulkan/executor/lowering.cpp
 )
 
-set(KILN_VULKAN_OP_FAMILIES gemm elementwise movement CACHE STRING "op families to build (development)")
 # Op families, each in its own fragment (ops/<family>.cmake appends to both lists).
-foreach(family ${KILN_VULKAN_OP_FAMILIES})
-  if(EXISTS ${CMAKE_CURRENT_LIST_DIR}/ops/${family}.cmake)
-    include(${CMAKE_CURRENT_LIST_DIR}/ops/${family}.cmake)
-  endif()
-endforeach()
+include(${CMAKE_CURRENT_LIST_DIR}/ops/gemm.cmake)         # GEMM/GEMV, convolution, transposed convolution
+include(${CMAKE_CURRENT_LIST_DIR}/ops/elementwise.cmake)  # activations, broadcasting, affine, softmax, norms
+include(${CMAKE_CURRENT_LIST_DIR}/ops/movement.cmake)     # pooling, permute, concat, embedding, rope, attention

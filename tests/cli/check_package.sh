@@ -17,7 +17,7 @@ for f in ./usr/bin/kiln ./usr/bin/kiln-cli ./usr/share/applications/org.kiln.Kil
   if grep -qx "$f" files.txt; then passed=$((passed + 1)); echo "ok   $f"; else failures=$((failures + 1)); echo "FAIL missing $f"; fi
 done
 depends=$(dpkg-deb -f "$deb" Depends)
-for d in libtorch1.13 libqt6widgets6 libopenblas0-openmp libvulkan1 libopencv-core406; do
+for d in libtorch1.13 libqt6widgets6 libopenblas0-openmp libvulkan1 libopencv-core406 libre2-9; do
   if grep -q "$d" <<<"$depends"; then passed=$((passed + 1)); echo "ok   depends on $d"; else failures=$((failures + 1)); echo "FAIL no dependency on $d"; fi
 done
 if [ "$(dpkg-deb -f "$deb" Architecture)" = amd64 ]; then passed=$((passed + 1)); else failures=$((failures + 1)); echo "FAIL architecture"; fi

@@ -328,7 +328,7 @@ private Q_SLOTS:
             for (std::size_t i = 0; i < got.size(); ++i) err = std::max(err, std::abs(got[i] - want[i]));
             if (kind == SamplerKind::Euler) eulerError = err;
             else QVERIFY2(err < eulerError / 4, std::string(samplerLabel(kind)).c_str());
-            QVERIFY2(err < 0.05, std::string(samplerLabel(kind)).c_str());
+            QVERIFY2(err < (kind == SamplerKind::Euler ? 0.2 : 0.02), std::string(samplerLabel(kind)).c_str());
         }
     }
 
@@ -411,7 +411,7 @@ private Q_SLOTS:
             auto choice = SamplerChoice{kind, Schedule::Karras};
             auto got = sample(choice, 5, toyDenoise, a);
             QVERIFY(got.ok());
-            Result<torch::Tensor> want = kind == SamplerKind::Ddim
+            kiln::Result<torch::Tensor> want = kind == SamplerKind::Ddim
                 ? sampleDdim(toyDenoise, b.next(), NoiseSchedule::sd1().ddimTimesteps(5))
                 : [&] {
                       const auto sigmas = NoiseSchedule::sd1().karrasSigmas(5);

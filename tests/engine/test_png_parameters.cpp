@@ -24,7 +24,7 @@ const std::string kA1111 =
     "TI hashes: \"EasyNegative: c74b4e810b03\", Version: v1.10.1";
 
 // ComfyUI's default graph as its API format saves it in the `prompt` chunk.
-const std::string kComfyPrompt = R"({
+const std::string kComfyPrompt = R"json({
   "3": {"inputs": {"seed": 156680208700286, "steps": 20, "cfg": 8, "sampler_name": "euler", "scheduler": "normal",
         "denoise": 1, "model": ["4", 0], "positive": ["6", 0], "negative": ["7", 0], "latent_image": ["5", 0]},
         "class_type": "KSampler"},
@@ -35,10 +35,10 @@ const std::string kComfyPrompt = R"({
   "7": {"inputs": {"text": "text, watermark", "clip": ["4", 1]}, "class_type": "CLIPTextEncode"},
   "8": {"inputs": {"samples": ["3", 0], "vae": ["4", 2]}, "class_type": "VAEDecode"},
   "9": {"inputs": {"filename_prefix": "ComfyUI", "images": ["8", 0]}, "class_type": "SaveImage"}
-})";
+})json";
 
 // The same graph as the UI saves it in the `workflow` chunk (trimmed to what matters).
-const std::string kComfyWorkflow = R"({
+const std::string kComfyWorkflow = R"json({
   "last_node_id": 9, "last_link_id": 9,
   "nodes": [
     {"id": 7, "type": "CLIPTextEncode", "inputs": [{"name": "clip", "type": "CLIP", "link": 5}],
@@ -56,7 +56,7 @@ const std::string kComfyWorkflow = R"({
   ],
   "links": [[1, 4, 0, 3, 0, "MODEL"], [2, 5, 0, 3, 3, "LATENT"], [3, 4, 1, 6, 0, "CLIP"], [4, 6, 0, 3, 1, "CONDITIONING"],
             [5, 4, 1, 7, 0, "CLIP"], [6, 7, 0, 3, 2, "CONDITIONING"]]
-})";
+})json";
 
 void checkComfyDefault(const GenerationParameters& p)
 {
@@ -246,7 +246,7 @@ private Q_SLOTS:
     {
         // Second pass (node 12) upscales the first pass's latent; a LoRA sits between checkpoint and
         // sampler; the first pass's seed and text come from other nodes; conditioning is combined.
-        const std::string graph = R"({
+        const std::string graph = R"json({
           "12": {"class_type": "KSampler", "inputs": {"seed": 1, "steps": 10, "cfg": 5, "sampler_name": "dpmpp_2m",
                  "scheduler": "karras", "denoise": 0.5, "model": ["20", 0], "positive": ["6", 0],
                  "negative": ["7", 0], "latent_image": ["11", 0]}},
@@ -263,7 +263,7 @@ private Q_SLOTS:
           "40": {"class_type": "PrimitiveString", "inputs": {"value": "a castle"}},
           "9": {"class_type": "CLIPTextEncode", "inputs": {"text": "at dusk", "clip": ["20", 1]}},
           "7": {"class_type": "CLIPTextEncode", "inputs": {"text": "ugly", "clip": ["20", 1]}}
-        })";
+        })json";
         auto r = parseComfyUi(graph);
         QVERIFY2(r.ok(), r.ok() ? "" : r.error().message().c_str());
         QCOMPARE(r->steps.value_or(0), 25);
@@ -282,21 +282,21 @@ private Q_SLOTS:
         QVERIFY(!parseComfyUi(kComfyPrompt.substr(0, kComfyPrompt.size() / 2)).ok());  // truncated
         QVERIFY(!parseComfyUi(std::string(100000, '[') + std::string(100000, ']')).ok());
         QVERIFY(!parseComfyUi("[1, 2, 3]").ok());
-        QVERIFY(!parseComfyUi(R"({"1": {"class_type": "SaveImage", "inputs": {}}})").ok());  // no sampler
+        QVERIFY(!parseComfyUi(R"json({"1": {"class_type": "SaveImage", "inputs": {}}})json").ok());  // no sampler
         QVERIFY(!parseComfyUi("").ok());
         // Wrong types, dangling and cyclic links: a partial result, no crash.
-        auto r = parseComfyUi(R"({
+        auto r = parseComfyUi(R"json({
           "1": {"class_type": "KSampler", "inputs": {"seed": -5, "steps": "twenty", "cfg": [1], "sampler_name": 3,
                 "positive": ["2", 0], "negative": ["99", 0], "latent_image": ["3", 0], "model": ["3", "x"]}},
           "2": {"class_type": "ConditioningCombine", "inputs": {"conditioning_1": ["2", 0], "conditioning_2": ["3", 0]}},
           "3": {"class_type": "Loop", "inputs": {"samples": ["2", 0], "width": "wide", "height": 5}},
           "4": 7, "5": {"class_type": 12}
-        })");
+        })json");
         QVERIFY(r.ok());
         QVERIFY(!r->seed && !r->steps && !r->cfgScale && !r->width);
         QVERIFY(r->sampler.empty() && r->prompt.empty() && r->negativePrompt.empty() && r->model.empty());
-        auto workflow = parseComfyUi("", R"({"nodes": [{"id": 1, "type": "KSampler", "widgets_values": []},
-            {"id": "x"}, 5], "links": [[1], {"id": 2}, null]})");
+        auto workflow = parseComfyUi("", R"json({"nodes": [{"id": 1, "type": "KSampler", "widgets_values": []},
+            {"id": "x"}, 5], "links": [[1], {"id": 2}, null]})json");
         QVERIFY(workflow.ok());
         QVERIFY(!workflow->steps);
     }

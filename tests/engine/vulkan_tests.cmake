@@ -3,9 +3,7 @@
 # /usr/share/vulkan/icd.d/lvp_icd.x86_64.json to test lavapipe anyway). Without any Vulkan
 # device the suite skips with the reason.
 kiln_add_qt_test(test_vulkan_add SOURCES test_vulkan_add.cpp LIBS kiln::engine LABELS vulkan)
-set(KILN_VULKAN_TEST_FAMILIES gemm elementwise movement executor CACHE STRING "Vulkan test families to build (development)")
-foreach(family ${KILN_VULKAN_TEST_FAMILIES})
-  if(EXISTS ${CMAKE_CURRENT_LIST_DIR}/vulkan_${family}_tests.cmake)
-    include(${CMAKE_CURRENT_LIST_DIR}/vulkan_${family}_tests.cmake)
-  endif()
-endforeach()
+include(vulkan_gemm_tests.cmake)
+include(vulkan_elementwise_tests.cmake)
+include(vulkan_movement_tests.cmake)
+include(vulkan_executor_tests.cmake)

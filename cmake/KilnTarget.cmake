@@ -44,18 +44,32 @@ endfunction()
 # Compiles GLSL compute shaders to SPIR-V words that a .cpp includes inside an array
 # initialiser: kiln_add_shaders(target shaders/a.comp ...)
 function(kiln_add_shaders target)
+  kiln_add_shader_variants(${target} "" "" ${ARGN})
+endfunction()
+
+# The same shaders compiled once more with -D<define>, as <stem>_<suffix>.spv.inc: one source
+# for two element types (fp16 weights: kiln_add_shader_variants(target f16w KILN_WEIGHTS_F16 ...)).
+# An empty suffix is the plain build.
+function(kiln_add_shader_variants target suffix define)
   set(out_dir ${CMAKE_CURRENT_BINARY_DIR}/spv)
   file(MAKE_DIRECTORY ${out_dir})
+  set(defines)
+  if(define)
+    set(defines -D${define})
+  endif()
   foreach(src ${ARGN})
     get_filename_component(stem ${src} NAME_WE)
+    if(suffix)
+      set(stem ${stem}_${suffix})
+    endif()
     set(out ${out_dir}/${stem}.spv.inc)
     # The depfile lists the .glsl files a shader #includes, so editing one rebuilds its users.
     add_custom_command(OUTPUT ${out}
-      COMMAND Vulkan::glslc --target-env=vulkan1.2 -O -mfmt=num -MD -MF ${out}.d -o ${out}
+      COMMAND Vulkan::glslc --target-env=vulkan1.2 -O -mfmt=num ${defines} -MD -MF ${out}.d -o ${out}
               ${CMAKE_CURRENT_SOURCE_DIR}/${src}
       DEPENDS ${src}
       DEPFILE ${out}.d
-      COMMENT "glslc ${src}")
+      COMMENT "glslc ${defines} ${src}")
     list(APPEND outs ${out})
   endforeach()
   target_sources(${target} PRIVATE ${outs})

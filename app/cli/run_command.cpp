@@ -2,6 +2,7 @@
 // accuracy, throughput and the difference from LibTorch.
 #include "cli/run_command.h"
 
+#include "cli/data_source.h"
 #include "kiln/graph_file.h"
 #include "kiln/graph_inference.h"
 #include "kiln/weights.h"
@@ -22,6 +23,7 @@ constexpr const char* kUsage = R"(usage: kiln-cli run GRAPH.kgraph [options]
   --data SOURCE        fashion-mnist (default: its t10k test set), an image folder, or a text file
   --batch N            (default 256)      --limit N        run only the first N items
   --no-compare         skip running the first batch on LibTorch to report the difference
+  --half-weights       Vulkan: store convolution and Linear weights as fp16 where the device can
   --seed N             (default 1)
 )";
 
@@ -92,6 +94,8 @@ int runRunCommand(int argc, char** argv)
             if (!count(cfg.data.seed)) return usageError("--seed needs a positive number");
         } else if (a == "--no-compare") {
             cfg.compareWithCpu = false;
+        } else if (a == "--half-weights") {
+            cfg.halfWeights = true;
         } else if (!a.empty() && a[0] != '-' && graphPath.empty()) {
             graphPath = a;
         } else {
@@ -99,15 +103,7 @@ int runRunCommand(int argc, char** argv)
         }
     }
     if (graphPath.empty()) return usageError("run needs a graph: kiln-cli run GRAPH.kgraph");
-    if (data == "fashion-mnist" || data == "fashion_mnist") {
-        cfg.data.kind = DatasetKind::FashionMnist;
-    } else if (std::filesystem::is_directory(data)) {
-        cfg.data.kind = DatasetKind::ImageFolder;
-        cfg.data.path = data;
-    } else {
-        cfg.data.kind = DatasetKind::Text;
-        cfg.data.path = data;
-    }
+    kiln::cli::setDataSource(cfg.data, data);
     cfg.data.validationFraction = 0.1;
     cfg.previewTiles = 0;
 

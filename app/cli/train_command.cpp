@@ -2,6 +2,7 @@
 // same checkpoints as the studio.
 #include "cli/train_command.h"
 
+#include "cli/data_source.h"
 #include "kiln/graph_file.h"
 #include "kiln/graph_training.h"
 
@@ -197,15 +198,7 @@ int runTrainCommand(int argc, char** argv)
     }
     if (graphPath.empty()) return usageError("train needs a graph: kiln-cli train GRAPH.kgraph");
 
-    if (data == "fashion-mnist" || data == "fashion_mnist") {
-        cfg.data.kind = DatasetKind::FashionMnist;
-    } else if (std::filesystem::is_directory(data)) {
-        cfg.data.kind = DatasetKind::ImageFolder;
-        cfg.data.path = data;
-    } else {
-        cfg.data.kind = DatasetKind::Text;
-        cfg.data.path = data;
-    }
+    kiln::cli::setDataSource(cfg.data, data);
     cfg.checkpoint.directory = out;
 
     auto graph = kiln::graph::loadGraph(graphPath);

@@ -58,6 +58,10 @@ RunPanel::RunPanel(kiln::qt::EngineThread& engine, GraphEditorModel& graph, Syst
     limit_->setSpecialValueText(tr("all"));
     compare_ = new QCheckBox(tr("compare the first batch with LibTorch"), box);
     compare_->setChecked(true);
+    halfWeights_ = new QCheckBox(tr("fp16 weights (Vulkan)"), box);
+    halfWeights_->setObjectName(QStringLiteral("runHalfWeightsCheck"));
+    halfWeights_->setToolTip(tr("Store convolution and Linear weights as fp16 on the device: half the memory, "
+                                "fp32 arithmetic. Devices without fp16 storage keep fp32."));
     run_ = new QPushButton(tr("Run"), box);
     run_->setObjectName(QStringLiteral("runButton"));
     cancel_ = new QPushButton(tr("Cancel"), box);
@@ -75,6 +79,7 @@ RunPanel::RunPanel(kiln::qt::EngineThread& engine, GraphEditorModel& graph, Syst
     form->addRow(tr("Batch:"), batch_);
     form->addRow(tr("Items:"), limit_);
     form->addRow(compare_);
+    form->addRow(halfWeights_);
     form->addRow(buttons);
     form->addRow(state_);
     box->setMaximumWidth(380);
@@ -156,6 +161,7 @@ InferenceConfig RunPanel::config() const
     c.batchSize = batch_->value();
     c.maxItems = limit_->value();
     c.compareWithCpu = compare_->isChecked();
+    c.halfWeights = halfWeights_->isChecked();
     return c;
 }
 

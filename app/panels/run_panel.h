@@ -60,6 +60,7 @@ private:
     QSpinBox* batch_;
     QSpinBox* limit_;
     QCheckBox* compare_;
+    QCheckBox* halfWeights_;
     QPushButton* run_;
     QPushButton* cancel_;
     QLabel* state_;

@@ -5,6 +5,7 @@
 #include "train/checkpoint.h"
 #include "train/dataset.h"
 #include "train/evaluate.h"
+#include "train/graph_loss.h"
 
 #if KILN_WITH_VULKAN
 #include "vulkan/executor/graph_executor.h"
@@ -13,21 +14,6 @@
 #include <chrono>
 
 namespace kiln::train {
-
-namespace {
-
-std::optional<LossKind> lossOf(graph::LossKind k)
-{
-    switch (k) {
-    case graph::LossKind::CrossEntropy: return LossKind::CrossEntropy;
-    case graph::LossKind::MSE: return LossKind::Mse;
-    case graph::LossKind::BCEWithLogits: return LossKind::BceWithLogits;
-    case graph::LossKind::None: break;
-    }
-    return std::nullopt;
-}
-
-}  // namespace
 
 JobBody makeGraphInferenceJob(graph::Graph graph, InferenceConfig config,
                               std::function<void(const InferenceReport&)> onDone)
@@ -40,7 +26,7 @@ JobBody makeGraphInferenceJob(graph::Graph graph, InferenceConfig config,
             auto compiled = graph::compileGraph(graph);
             if (!compiled) return compiled.error();
             auto model = *compiled;
-            const auto loss = lossOf(model->lossKind());
+            const auto loss = trainerLossOf(model->lossKind());
             if (!loss)
                 return makeError("the graph has no loss node, so Kiln cannot tell what to score", "graph",
                                  "connect the prediction to a CrossEntropyLoss, MSELoss or BCEWithLogitsLoss node");
@@ -74,13 +60,18 @@ JobBody makeGraphInferenceJob(graph::Graph graph, InferenceConfig config,
                     report.fallback = "Vulkan is not available (" + vctx.error().message() + "); ran on the CPU";
                 } else {
                     ctx.report(0, "uploading the weights");
-                    auto made = vk::GraphExecutor::create(vctx.value(), graph, *model);
+                    vk::ExecutorOptions options;
+                    options.halfWeights = config.halfWeights;
+                    auto made = vk::GraphExecutor::create(vctx.value(), graph, *model, options);
                     if (!made) {
                         report.fallback = "the Vulkan backend cannot run this graph (" + made.error().message() +
                                           "); ran on the CPU";
                     } else {
                         exec = std::move(made.value());
                         report.device = "Vulkan: " + vctx.value()->deviceInfo().name;
+                        if (config.halfWeights)
+                            report.device += exec->halfWeightsActive() ? " (fp16 weights)"
+                                                                       : " (fp32 weights: the device lacks fp16 storage)";
                         run = [exec](const torch::Tensor& x) { return exec->forward({x}); };
                     }
                 }

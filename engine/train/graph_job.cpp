@@ -1,11 +1,11 @@
 #include "graph/compiler.h"
 #include "kiln/graph_training.h"
+#include "train/graph_loss.h"
 #include "train/trainer.h"
 
 namespace kiln::train {
 
-namespace {
-std::optional<LossKind> trainerLoss(graph::LossKind k)
+std::optional<LossKind> trainerLossOf(graph::LossKind k)
 {
     switch (k) {
     case graph::LossKind::CrossEntropy: return LossKind::CrossEntropy;
@@ -15,7 +15,6 @@ std::optional<LossKind> trainerLoss(graph::LossKind k)
     }
     return std::nullopt;
 }
-}  // namespace
 
 JobBody makeGraphTrainJob(graph::Graph graph, TrainConfig config, TrainHooks hooks)
 {
@@ -24,7 +23,7 @@ JobBody makeGraphTrainJob(graph::Graph graph, TrainConfig config, TrainHooks hoo
         auto compiled = graph::compileGraph(graph);
         if (!compiled) return compiled.error();
         auto model = *compiled;
-        const auto loss = trainerLoss(model->lossKind());
+        const auto loss = trainerLossOf(model->lossKind());
         if (!loss)
             return makeError("the graph has no loss node, so there is nothing to train", "graph",
                              "connect the prediction to a CrossEntropyLoss, MSELoss or BCEWithLogitsLoss node");

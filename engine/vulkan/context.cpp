@@ -1,5 +1,7 @@
 #include "vulkan/context.h"
 
+#include "vulkan/loader.h"
+
 #include "vulkan/pipeline.h"
 
 #include <algorithm>
@@ -85,7 +87,7 @@ std::uint32_t loaderApiVersion()
 {
     std::uint32_t v = VK_API_VERSION_1_0;
     // Exported by every 1.1+ loader; a 1.0 loader leaves v at 1.0 and is refused below.
-    if (vkEnumerateInstanceVersion(&v) != VK_SUCCESS) v = VK_API_VERSION_1_0;
+    if (!vkEnumerateInstanceVersion || vkEnumerateInstanceVersion(&v) != VK_SUCCESS) v = VK_API_VERSION_1_0;
     return v;
 }
 
@@ -215,6 +217,7 @@ Result<int> selectDevice(const std::vector<DeviceCandidate>& devices, const std:
 
 Result<std::shared_ptr<Instance>> Instance::create()
 {
+    if (auto loader = openVulkanLoader(); !loader) return loader.error();
     std::shared_ptr<Instance> inst(new Instance());
     inst->loaderVersion_ = loaderApiVersion();
     if (inst->loaderVersion_ < VK_API_VERSION_1_1)
@@ -279,6 +282,8 @@ Result<std::shared_ptr<Instance>> Instance::create()
         inst->instance_ = VK_NULL_HANDLE;
         return vulkanError(r, "could not create a Vulkan instance", "Vulkan");
     }
+    // One instance at a time in Kiln's use, and all devices' functions go through it.
+    volkLoadInstance(inst->instance_);
     if (debugUtils) {
         auto create = reinterpret_cast<PFN_vkCreateDebugUtilsMessengerEXT>(
             vkGetInstanceProcAddr(inst->instance_, "vkCreateDebugUtilsMessengerEXT"));
@@ -350,8 +355,23 @@ Result<std::shared_ptr<Context>> Context::create(const std::string& preferred)
         qci.queueFamilyIndex = std::uint32_t(info.computeQueueFamily);
         qci.queueCount = 1;
         qci.pQueuePriorities = &priority;
+        // 16-bit storage is core in 1.1 but optional; only fp16 weights need it.
+        VkPhysicalDeviceVulkan11Features supported11{};
+        supported11.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_VULKAN_1_1_FEATURES;
+        VkPhysicalDeviceFeatures2 supported{};
+        supported.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_FEATURES_2;
+        supported.pNext = &supported11;
+        vkGetPhysicalDeviceFeatures2(info.handle, &supported);
+        const char* noFp16 = std::getenv("KILN_VULKAN_NO_FP16");
+        ctx->fp16_storage_ =
+            supported11.storageBuffer16BitAccess == VK_TRUE && !(noFp16 && *noFp16 && std::string(noFp16) != "0");
+        VkPhysicalDeviceVulkan11Features enabled11{};
+        enabled11.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_VULKAN_1_1_FEATURES;
+        enabled11.storageBuffer16BitAccess = ctx->fp16_storage_ ? VK_TRUE : VK_FALSE;
+
         VkDeviceCreateInfo dci{};
         dci.sType = VK_STRUCTURE_TYPE_DEVICE_CREATE_INFO;
+        dci.pNext = &enabled11;
         dci.queueCreateInfoCount = 1;
         dci.pQueueCreateInfos = &qci;
         VkResult r = vkCreateDevice(info.handle, &dci, nullptr, &ctx->device_);

@@ -8,7 +8,7 @@
 
 #include "kiln/result.h"
 
-#include <vulkan/vulkan.h>
+#include <volk.h>  // Vulkan through function pointers: the loader is opened at run time
 
 #include <atomic>
 #include <cstdint>
@@ -112,6 +112,10 @@ public:
     // Whether vkCmdWriteTimestamp works on the compute queue (profiling), and ns per tick.
     bool timestampsSupported() const { return timestamp_bits_ > 0 && properties_.limits.timestampPeriod > 0; }
     double timestampPeriodNs() const { return properties_.limits.timestampPeriod; }
+    // Whether shaders may read fp16 storage buffers (storageBuffer16BitAccess, enabled when the
+    // device has it): the *_f16w weight variants. KILN_VULKAN_NO_FP16=1 turns it off, so the
+    // fp32 fallback can be tried on any device.
+    bool supportsFp16Storage() const { return fp16_storage_; }
 
     // After a device loss or a fence timeout nothing more may be submitted: the GPU may still
     // run the old work. Every entry point checks this first and refuses with the reason.
@@ -141,6 +145,7 @@ private:
     std::vector<std::function<void()>> deferred_;
     std::string lost_reason_;
     std::uint32_t timestamp_bits_ = 0;
+    bool fp16_storage_ = false;
 };
 
 }  // namespace kiln::vk

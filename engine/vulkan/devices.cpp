@@ -1,6 +1,7 @@
 #include "kiln/vulkan_devices.h"
 
 #include "vulkan/context.h"
+#include "vulkan/loader.h"
 
 #include <cstdlib>
 #include <exception>
@@ -11,7 +12,11 @@ VulkanReport probeVulkan(const std::string& preferred)
 {
     VulkanReport report;
     try {
-        // The loader is a link-time dependency, so reaching this line means it is there.
+        // Opened at run time: without it Kiln runs on the CPU and says why.
+        if (auto loader = vk::openVulkanLoader(); !loader) {
+            report.message = loader.error().message();
+            return report;
+        }
         report.loaderFound = true;
         auto inst = vk::Instance::create();
         if (!inst) {

@@ -1,6 +1,7 @@
 # Kiln's Vulkan compute layer, compiled into kiln_engine_base (std + Vulkan only; no torch, no Qt).
 # Paths are relative to engine/. Each op is ops/<op>_vulkan.cpp + shaders/<op>.comp.
 set(KILN_VULKAN_SOURCES
+  vulkan/loader.cpp
   vulkan/context.cpp
   vulkan/buffer.cpp
   vulkan/pipeline.cpp
@@ -13,6 +14,7 @@ set(KILN_VULKAN_SOURCES
 set(KILN_VULKAN_SHADERS
   vulkan/shaders/add.comp
 )
+set(KILN_VULKAN_F16W_SHADERS)  # compiled a second time with fp16 weights
 
 # The executor runs compiled graphs, so it needs LibTorch: it goes into kiln_engine.
 set(KILN_VULKAN_TORCH_SOURCES

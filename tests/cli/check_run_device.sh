@@ -36,6 +36,16 @@ else
   fail "an unavailable device falls back to the cpu with a note"
 fi
 
+# No Vulkan loader at all (as on a machine without libvulkan1): Kiln still runs, on the CPU.
+KILN_VULKAN_LOADER=/nonexistent/libvulkan.so.1 "$cli" run "$graph" --device vulkan --limit 64 --batch 64 >"$tmp/out" 2>&1; rc=$?
+if [ $rc -eq 0 ] && grep -q 'note: Vulkan is not available (.*no Vulkan loader' "$tmp/out" && grep -q '^device: *CPU' "$tmp/out"; then
+  pass "no Vulkan loader falls back to the cpu with a note"
+else
+  fail "no Vulkan loader falls back to the cpu with a note"
+fi
+KILN_VULKAN_LOADER=/nonexistent/libvulkan.so.1 "$cli" devices >"$tmp/out" 2>&1; rc=$?
+if [ $rc -eq 0 ] && grep -q 'no Vulkan loader' "$tmp/out"; then pass "devices says the loader is missing"; else fail "devices says the loader is missing"; fi
+
 "$cli" run "$graph" --device tpu >"$tmp/out" 2>&1; rc=$?
 if [ $rc -eq 2 ] && grep -q 'cpu, vulkan or vulkan:' "$tmp/out"; then pass "an unknown device is refused"; else fail "an unknown device is refused"; fi
 "$cli" train "$graph" --device vulkan >"$tmp/out" 2>&1; rc=$?

@@ -22,6 +22,9 @@ struct InferenceConfig {
     int batchSize = 256;
     std::int64_t maxItems = 0;    // 0: all of the split
     bool compareWithCpu = true;   // also run the first batch on LibTorch and report the difference
+    // Vulkan: store convolution and Linear weights as fp16 where the device supports it (half the
+    // memory, fp32 arithmetic); the report's device says whether it took effect.
+    bool halfWeights = false;
     int previewTiles = 32;
 };
 

@@ -50,6 +50,9 @@ Result<std::unique_ptr<GraphExecutor>> GraphExecutor::create(std::shared_ptr<Con
         }
         auto prepared = lowering::prepareWeights(e->graph_, e->info_, e->output_, host, options.fuse);
         if (!prepared) return prepared.error();
+        // Without fp16 storage the weights stay fp32, silently: halfWeightsActive() says so.
+        if (options.halfWeights && ctx->supportsFp16Storage())
+            e->halfWeights_ = lowering::halfWeightCandidates(e->graph_, e->info_, host);
         e->hostWeights_ = std::move(host);
 
         e->weights_ = MemoryPool::create(*ctx, MemoryKind::Device);
@@ -57,13 +60,17 @@ Result<std::unique_ptr<GraphExecutor>> GraphExecutor::create(std::shared_ptr<Con
         auto rec = Recorder::create(*ctx, options.profile);
         if (!rec) return rec.error();
         e->recorder_ = std::move(rec.value());
-        for (const auto& [name, t] : e->hostWeights_) {
-            auto a = e->weights_->allocate(VkDeviceSize(t.numel()) * 4, name);
+        for (auto& [name, t] : e->hostWeights_) {
+            const bool half = e->halfWeights_.count(name) > 0;
+            // The upload copies into staging memory at once, so the converted tensor may go.
+            if (half) t = t.to(torch::kHalf).contiguous();
+            const std::size_t count = std::size_t(t.numel());
+            auto a = e->weights_->allocate(VkDeviceSize(count) * (half ? 2 : 4), name);
             if (!a) return a.error();
-            if (auto up = e->recorder_->upload(a.value().region(), std::span<const float>(t.data_ptr<float>(),
-                                                                                          std::size_t(t.numel())));
-                !up)
-                return up.error();
+            const std::span<const std::byte> bytes =
+                half ? std::as_bytes(std::span<const at::Half>(t.data_ptr<at::Half>(), count))
+                     : std::as_bytes(std::span<const float>(t.data_ptr<float>(), count));
+            if (auto up = e->recorder_->upload(a.value().region(), bytes); !up) return up.error();
             e->weightAllocs_.emplace(name, std::move(a.value()));
         }
         if (auto run = e->recorder_->submit(); !run) return run.error();
@@ -90,7 +97,7 @@ Result<void> GraphExecutor::plan(const std::vector<torch::Tensor>& inputs)
         p->pool->setCapacityLimit(options_.memoryLimit - held);
     }
     for (const auto& t : inputs) p->inputSizes.push_back(t.sizes().vec());
-    lowering::Lowerer lower{graph_, info_, fusion_, weightRegions_, *p, batch, output_};
+    lowering::Lowerer lower{graph_, info_, fusion_, weightRegions_, halfWeights_, *p, batch, output_};
     if (auto ok = lower.run(); !ok) return ok;
     plan_ = std::move(p);
     return success();

@@ -41,6 +41,10 @@ struct ExecutorOptions {
     bool fuse = true;      // fold batch norms and activations into their producers
     // Device memory Kiln may take for weights plus activations (0: what the device gives).
     std::uint64_t memoryLimit = 0;
+    // Store the weights of convolutions, Linear layers and attention projections as fp16 (half the
+    // memory; arithmetic stays fp32). Where the device lacks fp16 storage they stay fp32: see
+    // GraphExecutor::halfWeightsActive().
+    bool halfWeights = false;
 };
 
 class GraphExecutor {
@@ -57,6 +61,8 @@ public:
 
     Context& context() { return *ctx_; }
     MemoryStats weightMemory() const { return weights_->stats(); }
+    // Whether options.halfWeights took effect (false where the device lacks fp16 storage).
+    bool halfWeightsActive() const { return !halfWeights_.empty(); }
     MemoryStats activationMemory() const;  // of the current plan
     std::size_t dispatchesPerForward() const { return lastDispatches_; }
     std::size_t barriersPerForward() const { return lastBarriers_; }
@@ -88,6 +94,7 @@ private:
     std::map<std::string, Allocation> weightAllocs_;  // by parameter name ("conv1.weight")
     std::map<std::string, torch::Tensor> hostWeights_;
     std::map<std::string, Region> weightRegions_;
+    std::set<std::string> halfWeights_;  // parameter names stored as fp16
     ExecutorFusion fusion_;
     std::unique_ptr<Recorder> recorder_;
     std::unique_ptr<Plan> plan_;

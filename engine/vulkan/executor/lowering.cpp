@@ -151,6 +151,25 @@ Result<Fusion> prepareWeights(const graph::Graph& g, const graph::GraphInfo& inf
     return f;
 }
 
+std::set<std::string> halfWeightCandidates(const graph::Graph& g, const graph::GraphInfo& info,
+                                           const std::map<std::string, torch::Tensor>& host)
+{
+    std::set<std::string> keys;
+    auto add = [&](const std::string& key) {
+        if (host.count(key)) keys.insert(key);
+    };
+    for (NodeId id : info.order) {
+        const Node& n = *g.node(id);
+        if (n.type == "node.conv2d" || n.type == "node.conv_transpose2d" || n.type == "node.linear") {
+            add(n.name + ".weight");
+            add(n.name + ".weight#bn");
+        } else if (n.type == "node.attention") {
+            for (const char* part : {".q", ".k", ".v", ".o"}) add(n.name + part + ".weight");
+        }
+    }
+    return keys;
+}
+
 // ---- Lowerer ----
 
 Result<Lowerer::Slot> Lowerer::allocate(std::vector<std::int64_t> sizes, const std::string& label, bool ids)
@@ -302,8 +321,10 @@ Result<void> Lowerer::lowerNode(const Node& n, const std::vector<const Slot*>& i
         const bool transposed = n.type == "node.conv_transpose2d";
         if (transposed) c.outputPadH = c.outputPadW = u32(p.i("output_padding"));
         const bool folded = fusion_.foldedBatchNorm.count(n.id) > 0;
-        auto w = weight(n.name + (folded ? ".weight#bn" : ".weight"));
+        const std::string wKey = n.name + (folded ? ".weight#bn" : ".weight");
+        auto w = weight(wKey);
         if (!w) return w.error();
+        const WeightType wt = weightType(wKey);
         const Region* bias = optionalWeight(n.name + (folded ? ".bias#bn" : ".bias"));
         auto o = fresh();
         if (!o) return o.error();
@@ -311,10 +332,10 @@ Result<void> Lowerer::lowerNode(const Node& n, const std::vector<const Slot*>& i
         const auto act = fused();
         const Region wr = w.value();
         std::optional<Region> b = bias ? std::optional<Region>(*bias) : std::nullopt;
-        addStep([x, y, c, wr, b, act, transposed](Recorder& r) {
+        addStep([x, y, c, wr, wt, b, act, transposed](Recorder& r) {
             const Region* bp = b ? &*b : nullptr;
-            if (transposed) return convTranspose2dVulkan(r, x.region, wr, bp, y.region, c);
-            return conv2dVulkan(r, x.region, wr, bp, y.region, c, act.first, act.second);
+            if (transposed) return convTranspose2dVulkan(r, x.region, wr, bp, y.region, c, wt);
+            return conv2dVulkan(r, x.region, wr, bp, y.region, c, act.first, act.second, wt);
         });
         return success();
     }
@@ -323,6 +344,7 @@ Result<void> Lowerer::lowerNode(const Node& n, const std::vector<const Slot*>& i
         const Value x = in.at(0)->value;
         auto w = weight(n.name + ".weight");
         if (!w) return w.error();
+        const WeightType wt = weightType(n.name + ".weight");
         const Region* bias = optionalWeight(n.name + ".bias");
         auto o = fresh();
         if (!o) return o.error();
@@ -331,8 +353,9 @@ Result<void> Lowerer::lowerNode(const Node& n, const std::vector<const Slot*>& i
         const auto act = fused();
         const Region wr = w.value();
         std::optional<Region> b = bias ? std::optional<Region>(*bias) : std::nullopt;
-        addStep([x, y, wr, b, shape, act](Recorder& r) {
-            return gemmVulkan(r, x.region, wr, b ? &*b : nullptr, y.region, shape, /*transB=*/true, act.first, act.second);
+        addStep([x, y, wr, wt, b, shape, act](Recorder& r) {
+            return gemmVulkan(r, x.region, wr, b ? &*b : nullptr, y.region, shape, /*transB=*/true, act.first,
+                              act.second, wt);
         });
         return success();
     }
@@ -512,8 +535,9 @@ Result<void> Lowerer::lowerNode(const Node& n, const std::vector<const Slot*>& i
             const Region* b = optionalWeight(prefix + ".bias");
             std::optional<Region> bv = b ? std::optional<Region>(*b) : std::nullopt;
             const Region wr = w.value(), dst = qkv[std::size_t(i)];
-            addStep([x, wr, bv, dst, proj](Recorder& r) {
-                return gemmVulkan(r, x.region, wr, bv ? &*bv : nullptr, dst, proj, true);
+            const WeightType wt = weightType(prefix + ".weight");
+            addStep([x, wr, wt, bv, dst, proj](Recorder& r) {
+                return gemmVulkan(r, x.region, wr, bv ? &*bv : nullptr, dst, proj, true, Activation::None, 0.0f, wt);
             });
             if (rope && i < 2)
                 addStep([dst, shape, base](Recorder& r) { return ropeVulkan(r, dst, dst, shape, base); });
@@ -531,8 +555,9 @@ Result<void> Lowerer::lowerNode(const Node& n, const std::vector<const Slot*>& i
         if (!o) return o.error();
         const Value y = o.value()->value;
         const Region wr = w.value();
-        addStep([att, wr, bv, y, proj](Recorder& r) {
-            return gemmVulkan(r, att, wr, bv ? &*bv : nullptr, y.region, proj, true);
+        const WeightType wt = weightType(n.name + ".o.weight");
+        addStep([att, wr, wt, bv, y, proj](Recorder& r) {
+            return gemmVulkan(r, att, wr, bv ? &*bv : nullptr, y.region, proj, true, Activation::None, 0.0f, wt);
         });
         return success();
     }

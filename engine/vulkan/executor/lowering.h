@@ -38,14 +38,20 @@ using Fusion = ExecutorFusion;
 Result<Fusion> prepareWeights(const graph::Graph& graph, const graph::GraphInfo& info, const graph::PortRef& output,
                               std::map<std::string, torch::Tensor>& host, bool fuse);
 
+// The weights in `host` that ops read with a WeightType (convolution, Linear and attention
+// weights, folded ones included): those halfWeights stores as fp16. Biases are not among them.
+std::set<std::string> halfWeightCandidates(const graph::Graph& graph, const graph::GraphInfo& info,
+                                           const std::map<std::string, torch::Tensor>& host);
+
 // Builds a Plan for one set of input sizes: allocates activations in topological order, frees
 // a range once its last reader is planned, and records one Step per dispatch group.
 class Lowerer {
 public:
     Lowerer(const graph::Graph& graph, const graph::GraphInfo& info, const Fusion& fusion,
-            const std::map<std::string, Region>& weights, GraphExecutor::Plan& plan, std::int64_t batch,
-            const graph::PortRef& output)
-        : graph_(graph), info_(info), fusion_(fusion), weights_(weights), plan_(plan), batch_(batch), output_(output)
+            const std::map<std::string, Region>& weights, const std::set<std::string>& halfWeights,
+            GraphExecutor::Plan& plan, std::int64_t batch, const graph::PortRef& output)
+        : graph_(graph), info_(info), fusion_(fusion), weights_(weights), halfWeights_(halfWeights), plan_(plan),
+          batch_(batch), output_(output)
     {
     }
     Result<void> run();
@@ -60,6 +66,10 @@ private:
     Result<Slot> allocate(std::vector<std::int64_t> sizes, const std::string& label, bool ids = false);
     Result<Region> weight(const std::string& key) const;
     const Region* optionalWeight(const std::string& key) const;
+    WeightType weightType(const std::string& key) const
+    {
+        return halfWeights_.count(key) ? WeightType::F16 : WeightType::F32;
+    }
     int consumers(graph::NodeId node, const std::string& port) const;
     void release(int alloc);
 
@@ -67,6 +77,7 @@ private:
     const graph::GraphInfo& info_;
     const Fusion& fusion_;
     const std::map<std::string, Region>& weights_;
+    const std::set<std::string>& halfWeights_;
     GraphExecutor::Plan& plan_;
     std::int64_t batch_;
     graph::PortRef output_;

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstdint>
 #include <exception>
+#include <span>
 #include <string>
 #include <utility>
 
@@ -19,6 +20,24 @@ const std::uint32_t kConv2dDirectSpv[] = {
 const std::uint32_t kConvTranspose2dSpv[] = {
 #include "conv_transpose2d.spv.inc"
 };
+const std::uint32_t kConv2dF16wSpv[] = {
+#include "conv2d_f16w.spv.inc"
+};
+const std::uint32_t kConv2dDirectF16wSpv[] = {
+#include "conv2d_direct_f16w.spv.inc"
+};
+const std::uint32_t kConvTranspose2dF16wSpv[] = {
+#include "conv_transpose2d_f16w.spv.inc"
+};
+
+// One shader's two builds: fp32 weights and fp16 weights (shaders/weights.glsl).
+struct Variants {
+    const char* key;
+    std::span<const std::uint32_t> f32, f16;
+};
+const Variants kConv2d{"conv2d", kConv2dSpv, kConv2dF16wSpv};
+const Variants kConv2dDirect{"conv2d_direct", kConv2dDirectSpv, kConv2dDirectF16wSpv};
+const Variants kConvTranspose2d{"conv_transpose2d", kConvTranspose2dSpv, kConvTranspose2dF16wSpv};
 
 constexpr std::uint32_t kTile = 64;          // TM = TN in conv2d.comp
 constexpr std::uint32_t kDirectLocal = 256;  // local_size_x of conv2d_direct.comp and conv_transpose2d.comp
@@ -68,7 +87,7 @@ std::string dims(std::uint32_t h, std::uint32_t w)
 // Checks the parameters and regions shared by both convolutions and fills the push constants.
 Result<ConvPush> prepare(Recorder& rec, const std::string& op, const Region& x, const Region& weight,
                          const Region* bias, const Region& out, const Conv2dParams& p, bool transposed,
-                         Activation act, float actParam)
+                         Activation act, float actParam, WeightType wType)
 {
     const std::string where = "Vulkan op " + op;
     if (auto usable = rec.context().checkUsable(); !usable) return usable.error();
@@ -114,7 +133,7 @@ Result<ConvPush> prepare(Recorder& rec, const std::string& op, const Region& x, 
     const std::uint64_t wFloats = (transposed ? p.inChannels * ocg : p.outChannels * icg) * khw;
     const std::uint64_t outFloats = std::uint64_t(p.batch) * p.outChannels * oh * ow;
     if (auto r = checkRegion(x, xFloats, "x", op); !r) return r.error();
-    if (auto r = checkRegion(weight, wFloats, "weight", op); !r) return r.error();
+    if (auto r = checkWeights(rec, weight, wFloats, wType, "weight", op); !r) return r.error();
     if (bias)
         if (auto r = checkRegion(*bias, p.outChannels, "bias", op); !r) return r.error();
     if (auto r = checkRegion(out, outFloats, "out", op); !r) return r.error();
@@ -157,29 +176,30 @@ Result<ConvPush> prepare(Recorder& rec, const std::string& op, const Region& x, 
     return push;
 }
 
-Result<void> record(Recorder& rec, const std::string& op, std::span<const std::uint32_t> spirv, const Region& x,
-                    const Region& weight, const Region* bias, const Region& out, const ConvPush& push, Grid grid)
+Result<void> record(Recorder& rec, const Variants& shader, WeightType wType, const Region& x, const Region& weight,
+                    const Region* bias, const Region& out, const ConvPush& push, Grid grid)
 {
-    auto pipe = rec.pipeline(op, spirv, PipelineLayoutSpec{4, sizeof(ConvPush)});
+    const bool f16 = wType == WeightType::F16;
+    const std::string op = std::string(shader.key) + (f16 ? "_f16w" : "");
+    auto pipe = rec.pipeline(op, f16 ? shader.f16 : shader.f32, PipelineLayoutSpec{4, sizeof(ConvPush)});
     if (!pipe) return pipe.error();
     const std::uint64_t xFloats = std::uint64_t(push.batch) * push.inC * push.inH * push.inW;
     const std::uint64_t wFloats = std::uint64_t(push.outC) * push.icg * push.kH * push.kW;  // both layouts
     // Without a bias the shaders never read binding 2, but it must hold a valid buffer.
     const Region biasRegion = bias ? bias->slice(0, push.outC) : x.slice(0, 1);
     return rec.dispatch(*pipe.value(),
-                        {in(x.slice(0, xFloats)), in(weight.slice(0, wFloats)), in(biasRegion),
+                        {in(x.slice(0, xFloats)), in(weightSlice(weight, wFloats, wType)), in(biasRegion),
                          vk::out(out.slice(0, push.total))},
                         pushBytes(push), grid, op);
 }
 
 // One output per invocation: conv2d_direct.comp and conv_transpose2d.comp.
-Result<void> recordPerOutput(Recorder& rec, const std::string& op, std::span<const std::uint32_t> spirv,
-                             const Region& x, const Region& weight, const Region* bias, const Region& out,
-                             const ConvPush& push)
+Result<void> recordPerOutput(Recorder& rec, const Variants& shader, WeightType wType, const Region& x,
+                             const Region& weight, const Region* bias, const Region& out, const ConvPush& push)
 {
     auto grid = linearGrid(rec, push.total, kDirectLocal);
-    if (!grid) return makeError(grid.error().what, "Vulkan op " + op, grid.error().hint);
-    return record(rec, op, spirv, x, weight, bias, out, push, grid.value());
+    if (!grid) return makeError(grid.error().what, std::string("Vulkan op ") + shader.key, grid.error().hint);
+    return record(rec, shader, wType, x, weight, bias, out, push, grid.value());
 }
 
 }  // namespace
@@ -196,15 +216,15 @@ std::uint32_t Conv2dParams::transposedOutW() const
 }
 
 Result<void> conv2dVulkan(Recorder& rec, const Region& x, const Region& weight, const Region* bias, const Region& out,
-                          const Conv2dParams& p, Activation act, float actParam)
+                          const Conv2dParams& p, Activation act, float actParam, WeightType wType)
 {
     const std::string op = "conv2d";
     try {
-        auto push = prepare(rec, op, x, weight, bias, out, p, false, act, actParam);
+        auto push = prepare(rec, op, x, weight, bias, out, p, false, act, actParam, wType);
         if (!push) return push.error();
         ConvPush& pc = push.value();
         if (pc.ocg <= kDirectMaxChannelsPerGroup)
-            return recordPerOutput(rec, "conv2d_direct", kConv2dDirectSpv, x, weight, bias, out, pc);
+            return recordPerOutput(rec, kConv2dDirect, wType, x, weight, bias, out, pc);
 
         const auto& lim = rec.context().limits();
         if (p.groups > lim.maxComputeWorkGroupCount[2])
@@ -218,20 +238,20 @@ Result<void> conv2dVulkan(Recorder& rec, const Region& x, const Region& weight, 
         if (!grid) return makeError(grid.error().what, "Vulkan op " + op, grid.error().hint);
         Grid g = grid.value();
         g.z = p.groups;
-        return record(rec, op, kConv2dSpv, x, weight, bias, out, pc, g);
+        return record(rec, kConv2d, wType, x, weight, bias, out, pc, g);
     } catch (const std::exception& e) {
         return makeError(std::string("recording failed: ") + e.what(), "Vulkan op " + op);
     }
 }
 
 Result<void> convTranspose2dVulkan(Recorder& rec, const Region& x, const Region& weight, const Region* bias,
-                                   const Region& out, const Conv2dParams& p)
+                                   const Region& out, const Conv2dParams& p, WeightType wType)
 {
     const std::string op = "conv_transpose2d";
     try {
-        auto push = prepare(rec, op, x, weight, bias, out, p, true, Activation::None, 0.0f);
+        auto push = prepare(rec, op, x, weight, bias, out, p, true, Activation::None, 0.0f, wType);
         if (!push) return push.error();
-        return recordPerOutput(rec, op, kConvTranspose2dSpv, x, weight, bias, out, push.value());
+        return recordPerOutput(rec, kConvTranspose2d, wType, x, weight, bias, out, push.value());
     } catch (const std::exception& e) {
         return makeError(std::string("recording failed: ") + e.what(), "Vulkan op " + op);
     }

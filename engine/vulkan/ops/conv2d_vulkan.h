@@ -20,12 +20,14 @@ struct Conv2dParams {
 
 // out = act(conv2d(x, weight, bias)): x [batch, inC, inH, inW], weight [outC, inC/groups, kH, kW],
 // bias [outC] or null, out [batch, outC, outH, outW]. An implicit GEMM over shared-memory tiles.
+// `wType` is how the weight is stored; F16 is refused on a device without fp16 storage.
 Result<void> conv2dVulkan(Recorder& rec, const Region& x, const Region& weight, const Region* bias, const Region& out,
-                          const Conv2dParams& p, Activation act = Activation::None, float actParam = 0.01f);
+                          const Conv2dParams& p, Activation act = Activation::None, float actParam = 0.01f,
+                          WeightType wType = WeightType::F32);
 
 // out = conv_transpose2d(x, weight, bias): weight [inC, outC/groups, kH, kW], out
 // [batch, outC, transposedOutH, transposedOutW].
 Result<void> convTranspose2dVulkan(Recorder& rec, const Region& x, const Region& weight, const Region* bias,
-                                   const Region& out, const Conv2dParams& p);
+                                   const Region& out, const Conv2dParams& p, WeightType wType = WeightType::F32);
 
 }  // namespace kiln::vk

@@ -10,3 +10,11 @@ list(APPEND KILN_VULKAN_SHADERS
   vulkan/shaders/conv2d_direct.comp
   vulkan/shaders/conv_transpose2d.comp
 )
+# Built again with fp16 weights (shaders/weights.glsl): <stem>_f16w.spv.inc.
+list(APPEND KILN_VULKAN_F16W_SHADERS
+  vulkan/shaders/gemm.comp
+  vulkan/shaders/gemv.comp
+  vulkan/shaders/conv2d.comp
+  vulkan/shaders/conv2d_direct.comp
+  vulkan/shaders/conv_transpose2d.comp
+)

@@ -1,6 +1,7 @@
 #include "vulkan/ops/gemm_vulkan.h"
 
 #include <exception>
+#include <span>
 #include <string>
 
 namespace kiln::vk {
@@ -12,6 +13,12 @@ const std::uint32_t kGemmSpv[] = {
 };
 const std::uint32_t kGemvSpv[] = {
 #include "gemv.spv.inc"
+};
+const std::uint32_t kGemmF16wSpv[] = {
+#include "gemm_f16w.spv.inc"
+};
+const std::uint32_t kGemvF16wSpv[] = {
+#include "gemv_f16w.spv.inc"
 };
 
 constexpr std::uint32_t kTile = 64;        // TM = TN in gemm.comp
@@ -33,7 +40,7 @@ static_assert(sizeof(GemmPush) == 36);
 }  // namespace
 
 Result<void> gemmVulkan(Recorder& rec, const Region& a, const Region& b, const Region* bias, const Region& out,
-                        GemmShape shape, bool transB, Activation act, float actParam)
+                        GemmShape shape, bool transB, Activation act, float actParam, WeightType bType)
 {
     const std::string op = "gemm";
     const std::string where = "Vulkan op " + op;
@@ -48,7 +55,7 @@ Result<void> gemmVulkan(Recorder& rec, const Region& a, const Region& b, const R
             return makeError("unknown activation code " + std::to_string(std::uint32_t(act)), where);
 
         if (auto r = checkRegion(a, m * k, "a", op); !r) return r;
-        if (auto r = checkRegion(b, k * n, "b", op); !r) return r;
+        if (auto r = checkWeights(rec, b, k * n, bType, "b", op); !r) return r;
         if (bias)
             if (auto r = checkRegion(*bias, n, "bias", op); !r) return r;
         if (auto r = checkRegion(out, m * n, "out", op); !r) return r;
@@ -74,17 +81,21 @@ Result<void> gemmVulkan(Recorder& rec, const Region& a, const Region& b, const R
         auto grid = gridFor(tiles, rec.context().limits().maxComputeWorkGroupCount);
         if (!grid) return makeError(grid.error().what, where, grid.error().hint);
 
-        auto pipe = gemv ? rec.pipeline("gemm_gemv", kGemvSpv, PipelineLayoutSpec{4, sizeof(GemmPush)})
-                         : rec.pipeline(op, kGemmSpv, PipelineLayoutSpec{4, sizeof(GemmPush)});
+        const bool f16 = bType == WeightType::F16;
+        const std::string key = std::string(gemv ? "gemm_gemv" : "gemm") + (f16 ? "_f16w" : "");
+        using Spirv = std::span<const std::uint32_t>;
+        const Spirv spirv = gemv ? (f16 ? Spirv(kGemvF16wSpv) : Spirv(kGemvSpv))
+                                 : (f16 ? Spirv(kGemmF16wSpv) : Spirv(kGemmSpv));
+        auto pipe = rec.pipeline(key, spirv, PipelineLayoutSpec{4, sizeof(GemmPush)});
         if (!pipe) return pipe.error();
 
         const GemmPush push{shape.m,  shape.n, shape.k, transB ? 1u : 0u,    bias ? 1u : 0u, std::uint32_t(act),
                             actParam, tilesN,  std::uint32_t(tiles)};
         // Without a bias the shader never reads binding 2, but it must hold a valid buffer.
         const Region biasRegion = bias ? bias->slice(0, n) : a.slice(0, 1);
-        const Binding bindings[] = {in(a.slice(0, m * k)), in(b.slice(0, k * n)), in(biasRegion),
+        const Binding bindings[] = {in(a.slice(0, m * k)), in(weightSlice(b, k * n, bType)), in(biasRegion),
                                     vk::out(out.slice(0, m * n))};
-        return rec.dispatch(*pipe.value(), bindings, pushBytes(push), grid.value(), gemv ? "gemm_gemv" : "gemm");
+        return rec.dispatch(*pipe.value(), bindings, pushBytes(push), grid.value(), key);
     } catch (const std::exception& e) {
         return makeError(std::string("recording failed: ") + e.what(), where);
     }

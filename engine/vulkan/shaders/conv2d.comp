@@ -5,6 +5,7 @@
 // that [ocg, K] matrix; cols (im2col of x) is never stored: each element is gathered from x when
 // its tile is staged. The tiling is gemm.comp's (64x64 tiles, k steps of 16, 8x8 per invocation).
 #extension GL_GOOGLE_include_directive : require
+#include "weights.glsl"
 #extension GL_EXT_control_flow_attributes : require
 #include "activation.glsl"
 #include "conv_push.glsl"
@@ -13,7 +14,7 @@ layout(local_size_x = 8, local_size_y = 8) in;
 
 // The host refuses an `out` that overlaps an input.
 layout(set = 0, binding = 0) restrict readonly buffer X { float x[]; };
-layout(set = 0, binding = 1) restrict readonly buffer W { float w[]; };
+layout(set = 0, binding = 1) restrict readonly buffer W { KILN_WEIGHT w[]; };
 layout(set = 0, binding = 2) restrict readonly buffer Bias { float bias[]; };
 layout(set = 0, binding = 3) restrict writeonly buffer Out { float o[]; };
 
@@ -52,7 +53,7 @@ void main()
         [[unroll]] for (uint s = 0u; s < TM * TK / THREADS; ++s) {
             const uint row = t / TK + 4u * s, kk = t % TK;
             const uint r = row0 + row, q = k0 + kk;
-            As[kk][row / 4u][row % 4u] = (r < pc.ocg && q < pc.K) ? w[wBase + r * pc.K + q] : 0.0;
+            As[kk][row / 4u][row % 4u] = (r < pc.ocg && q < pc.K) ? float(w[wBase + r * pc.K + q]) : 0.0;
         }
         // q = (ic, ky, kx) is divided out once per step and then counted up; the same for every
         // invocation, so the carries do not diverge.

@@ -3,13 +3,14 @@
 // output channels per group (depthwise ones above all), where conv2d.comp's 64-row tiles would
 // mostly compute rows that do not exist.
 #extension GL_GOOGLE_include_directive : require
+#include "weights.glsl"
 #include "activation.glsl"
 #include "conv_push.glsl"
 
 layout(local_size_x = 256) in;
 
 layout(set = 0, binding = 0) restrict readonly buffer X { float x[]; };
-layout(set = 0, binding = 1) restrict readonly buffer W { float w[]; };
+layout(set = 0, binding = 1) restrict readonly buffer W { KILN_WEIGHT w[]; };
 layout(set = 0, binding = 2) restrict readonly buffer Bias { float bias[]; };
 layout(set = 0, binding = 3) restrict writeonly buffer Out { float o[]; };
 
@@ -38,7 +39,7 @@ void main()
             for (uint kx = 0u; kx < pc.kW; ++kx) {
                 const int ix = ix0 + int(kx * pc.dilW);
                 if (ix < 0 || ix >= int(pc.inW)) continue;
-                sum = fma(x[xRow + uint(ix)], w[wBase + ky * pc.kW + kx], sum);
+                sum = fma(x[xRow + uint(ix)], float(w[wBase + ky * pc.kW + kx]), sum);
             }
         }
     }

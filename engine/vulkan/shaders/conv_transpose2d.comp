@@ -5,13 +5,14 @@
 // stride wherever that divides exactly and lies inside x. weight is [inC, ocg, kH, kW].
 // Gathering writes each output once, so no atomics and no zeroing pass are needed.
 #extension GL_GOOGLE_include_directive : require
+#include "weights.glsl"
 #include "activation.glsl"
 #include "conv_push.glsl"
 
 layout(local_size_x = 256) in;
 
 layout(set = 0, binding = 0) restrict readonly buffer X { float x[]; };
-layout(set = 0, binding = 1) restrict readonly buffer W { float w[]; };
+layout(set = 0, binding = 1) restrict readonly buffer W { KILN_WEIGHT w[]; };
 layout(set = 0, binding = 2) restrict readonly buffer Bias { float bias[]; };
 layout(set = 0, binding = 3) restrict writeonly buffer Out { float o[]; };
 
@@ -43,7 +44,7 @@ void main()
             const uint ix = uint(tx) / pc.strideW;
             if (ix >= pc.inW) continue;
             uint xi = xBase + iy * pc.inW + ix, wi = wBase + ky * pc.kW + kx;
-            for (uint ic = 0u; ic < pc.icg; ++ic, xi += ihw, wi += wStride) sum = fma(x[xi], w[wi], sum);
+            for (uint ic = 0u; ic < pc.icg; ++ic, xi += ihw, wi += wStride) sum = fma(x[xi], float(w[wi]), sum);
         }
     }
     if (pc.hasBias != 0u) sum += bias[oc];

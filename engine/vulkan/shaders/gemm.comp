@@ -9,6 +9,7 @@
 // neighbouring vec4s of shared memory, without bank conflicts. The large block also suits
 // lavapipe, where every load costs a loop over the lanes: loads per multiply-add decide its speed.
 #extension GL_GOOGLE_include_directive : require
+#include "weights.glsl"
 #extension GL_EXT_control_flow_attributes : require
 #include "activation.glsl"
 
@@ -16,7 +17,7 @@ layout(local_size_x = 8, local_size_y = 8) in;
 
 // The host refuses an `out` that overlaps an input: other workgroups still read the inputs.
 layout(set = 0, binding = 0) restrict readonly buffer A { float a[]; };
-layout(set = 0, binding = 1) restrict readonly buffer B { float b[]; };
+layout(set = 0, binding = 1) restrict readonly buffer B { KILN_WEIGHT b[]; };
 layout(set = 0, binding = 2) restrict readonly buffer Bias { float bias[]; };
 layout(set = 0, binding = 3) restrict writeonly buffer Out { float o[]; };
 
@@ -65,13 +66,13 @@ void main()
             [[unroll]] for (uint s = 0u; s < TN * TK / THREADS; ++s) {
                 const uint col = t / TK + 4u * s, kk = t % TK;
                 const uint c = col0 + col, q = k0 + kk;
-                Bs[kk][col / 4u][col % 4u] = (c < pc.n && q < pc.k) ? b[c * pc.k + q] : 0.0;
+                Bs[kk][col / 4u][col % 4u] = (c < pc.n && q < pc.k) ? float(b[c * pc.k + q]) : 0.0;
             }
         } else {
             const uint c = col0 + t;  // THREADS == TN: one column per invocation
             [[unroll]] for (uint kk = 0u; kk < TK; ++kk) {
                 const uint q = k0 + kk;
-                Bs[kk][t / 4u][t % 4u] = (c < pc.n && q < pc.k) ? b[q * pc.n + c] : 0.0;
+                Bs[kk][t / 4u][t % 4u] = (c < pc.n && q < pc.k) ? float(b[q * pc.n + c]) : 0.0;
             }
         }
         barrier();

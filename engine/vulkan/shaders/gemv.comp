@@ -4,13 +4,14 @@
 // computes 4 columns for every row; its invocations split k among them (consecutive invocations,
 // consecutive k: each weight is read once, coalesced) and add their partial sums in shared memory.
 #extension GL_GOOGLE_include_directive : require
+#include "weights.glsl"
 #extension GL_EXT_control_flow_attributes : require
 #include "activation.glsl"
 
 layout(local_size_x = 64) in;
 
 layout(set = 0, binding = 0) restrict readonly buffer A { float a[]; };
-layout(set = 0, binding = 1) restrict readonly buffer B { float b[]; };
+layout(set = 0, binding = 1) restrict readonly buffer B { KILN_WEIGHT b[]; };
 layout(set = 0, binding = 2) restrict readonly buffer Bias { float bias[]; };
 layout(set = 0, binding = 3) restrict writeonly buffer Out { float o[]; };
 
@@ -46,7 +47,7 @@ void main()
 
     for (uint q = t; q < pc.k; q += THREADS) {
         float wv[COLS];
-        [[unroll]] for (uint j = 0u; j < COLS; ++j) wv[j] = b[wRow[j] + q];
+        [[unroll]] for (uint j = 0u; j < COLS; ++j) wv[j] = float(b[wRow[j] + q]);
         [[unroll]] for (uint r = 0u; r < ROWS; ++r) {
             if (r >= pc.m) break;  // the same for every invocation
             const float av = a[r * pc.k + q];

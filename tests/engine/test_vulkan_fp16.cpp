@@ -52,19 +52,7 @@ vk::Conv2dParams convParams(std::uint32_t batch, std::uint32_t inC, std::uint32_
                             std::uint32_t outC, std::uint32_t k, std::uint32_t stride, std::uint32_t pad,
                             std::uint32_t dil, std::uint32_t groups, std::uint32_t outPad = 0)
 {
-    vk::Conv2dParams p;
-    p.batch = batch;
-    p.inChannels = inC;
-    p.inH = h;
-    p.inW = w;
-    p.outChannels = outC;
-    p.kernelH = p.kernelW = k;
-    p.strideH = p.strideW = stride;
-    p.padH = p.padW = pad;
-    p.dilationH = p.dilationW = dil;
-    p.groups = groups;
-    p.outputPadH = p.outputPadW = outPad;
-    return p;
+    return vk::Conv2dParams::square(batch, inC, h, w, outC, k, stride, pad, dil, groups, outPad);
 }
 
 // As test_vulkan_executor.cpp: batch norms away from 0/1, so that the folded weights differ.

@@ -307,17 +307,9 @@ Result<void> Lowerer::lowerNode(const Node& n, const std::vector<const Slot*>& i
 
     if (n.type == "node.conv2d" || n.type == "node.conv_transpose2d") {
         const Value x = in.at(0)->value;
-        Conv2dParams c;
-        c.batch = u32(x.sizes[0]);
-        c.inChannels = u32(x.sizes[1]);
-        c.inH = u32(x.sizes[2]);
-        c.inW = u32(x.sizes[3]);
-        c.outChannels = u32(p.i("out_channels"));
-        c.kernelH = c.kernelW = u32(p.i("kernel_size"));
-        c.strideH = c.strideW = u32(p.i("stride"));
-        c.padH = c.padW = u32(p.i("padding"));
-        c.dilationH = c.dilationW = u32(p.i("dilation"));
-        c.groups = u32(p.i("groups"));
+        Conv2dParams c = Conv2dParams::square(u32(x.sizes[0]), u32(x.sizes[1]), u32(x.sizes[2]), u32(x.sizes[3]),
+                                              u32(p.i("out_channels")), u32(p.i("kernel_size")), u32(p.i("stride")),
+                                              u32(p.i("padding")), u32(p.i("dilation")), u32(p.i("groups")));
         const bool transposed = n.type == "node.conv_transpose2d";
         if (transposed) c.outputPadH = c.outputPadW = u32(p.i("output_padding"));
         const bool folded = fusion_.foldedBatchNorm.count(n.id) > 0;

@@ -11,6 +11,27 @@ struct Conv2dParams {
     std::uint32_t dilationH = 1, dilationW = 1, groups = 1;
     std::uint32_t outputPadH = 0, outputPadW = 0;  // transposed convolution only
 
+    // Square kernel, stride, padding and dilation, as the designer's nodes and most models have them.
+    static Conv2dParams square(std::uint32_t batch, std::uint32_t inChannels, std::uint32_t inH, std::uint32_t inW,
+                               std::uint32_t outChannels, std::uint32_t kernel, std::uint32_t stride = 1,
+                               std::uint32_t pad = 0, std::uint32_t dilation = 1, std::uint32_t groups = 1,
+                               std::uint32_t outputPad = 0)
+    {
+        Conv2dParams p;
+        p.batch = batch;
+        p.inChannels = inChannels;
+        p.inH = inH;
+        p.inW = inW;
+        p.outChannels = outChannels;
+        p.kernelH = p.kernelW = kernel;
+        p.strideH = p.strideW = stride;
+        p.padH = p.padW = pad;
+        p.dilationH = p.dilationW = dilation;
+        p.groups = groups;
+        p.outputPadH = p.outputPadW = outputPad;
+        return p;
+    }
+
     // torch's output sizes; 0 when the input is too small for the kernel.
     std::uint32_t outH() const;
     std::uint32_t outW() const;

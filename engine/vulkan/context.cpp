@@ -1,6 +1,8 @@
 #include "vulkan/context.h"
 
 #include "vulkan/loader.h"
+#include "vulkan/pipeline.h"
+#include "vulkan/pipeline_cache.h"
 
 #include "vulkan/pipeline.h"
 
@@ -398,6 +400,7 @@ Result<std::shared_ptr<Context>> Context::create(const std::string& preferred)
             ctx->command_pool_ = VK_NULL_HANDLE;
             return vulkanError(r, "could not create a Vulkan command pool", info.name);
         }
+        ctx->pipeline_cache_ = std::make_unique<PipelineCacheFile>(ctx->device_, ctx->properties_);
         return ctx;
     } catch (const std::exception& e) {
         return makeError(std::string("Vulkan initialisation failed: ") + e.what(), "Vulkan");
@@ -412,6 +415,7 @@ Context::~Context()
         if (vkDeviceWaitIdle(device_) == VK_SUCCESS)
             for (auto& destroy : deferred_) destroy();
         pipelines_.clear();
+        pipeline_cache_.reset();  // saves the compiled shaders for the next run
         if (command_pool_) vkDestroyCommandPool(device_, command_pool_, nullptr);
         vkDestroyDevice(device_, nullptr);
     }
@@ -436,6 +440,11 @@ Result<void> Context::checkUsable() const
     if (lost_reason_.empty()) return success();
     return makeError("the Vulkan device cannot be used any more: " + lost_reason_, device_info_.name,
                      "restart the job so that Kiln opens the device again, or use the CPU backend");
+}
+
+VkPipelineCache Context::pipelineCache() const
+{
+    return pipeline_cache_ ? pipeline_cache_->handle() : VK_NULL_HANDLE;
 }
 
 Result<ComputePipeline*> Context::pipeline(const std::string& key,

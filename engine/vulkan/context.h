@@ -22,6 +22,7 @@
 namespace kiln::vk {
 
 class ComputePipeline;
+class PipelineCacheFile;
 
 // Kiln's shaders are compiled with --target-env=vulkan1.2, so older devices cannot run them.
 inline constexpr std::uint32_t kRequiredApiVersion = VK_API_VERSION_1_2;
@@ -127,6 +128,10 @@ public:
 
     // Pipelines are costly to build (the driver compiles the shader), so each op builds its
     // own once per context. The cache owns them; they never outlive the device.
+    // The on-disk VkPipelineCache the pipelines are compiled through (VK_NULL_HANDLE: none).
+    VkPipelineCache pipelineCache() const;
+    const PipelineCacheFile* pipelineCacheFile() const { return pipeline_cache_.get(); }
+
     Result<ComputePipeline*> pipeline(const std::string& key,
                                       const std::function<Result<std::unique_ptr<ComputePipeline>>()>& build);
 
@@ -141,6 +146,7 @@ private:
     VkDevice device_ = VK_NULL_HANDLE;
     VkQueue queue_ = VK_NULL_HANDLE;
     VkCommandPool command_pool_ = VK_NULL_HANDLE;
+    std::unique_ptr<PipelineCacheFile> pipeline_cache_;
     std::map<std::string, std::unique_ptr<ComputePipeline>> pipelines_;
     std::vector<std::function<void()>> deferred_;
     std::string lost_reason_;

@@ -85,7 +85,7 @@ Result<std::unique_ptr<ComputePipeline>> ComputePipeline::create(const Context& 
         ci.stage.module = module;
         ci.stage.pName = "main";
         ci.layout = p->layout_;
-        r = vkCreateComputePipelines(p->device_, VK_NULL_HANDLE, 1, &ci, nullptr, &p->pipeline_);
+        r = vkCreateComputePipelines(p->device_, ctx.pipelineCache(), 1, &ci, nullptr, &p->pipeline_);
         // The module is only needed while the pipeline is compiled.
         vkDestroyShaderModule(p->device_, module, nullptr);
         if (r != VK_SUCCESS) {

@@ -5,6 +5,7 @@ set(KILN_VULKAN_SOURCES
   vulkan/context.cpp
   vulkan/buffer.cpp
   vulkan/pipeline.cpp
+  vulkan/pipeline_cache.cpp
   vulkan/dispatch.cpp
   vulkan/memory.cpp
   vulkan/recorder.cpp

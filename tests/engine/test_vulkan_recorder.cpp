@@ -2,6 +2,7 @@
 // coalescing, the capacity limit), and the recorder's barriers (only where a command touches
 // what an earlier one wrote, or writes what one read), uploads, downloads and timestamps.
 #include "vulkan/ops/elementwise_vulkan.h"
+#include "vulkan/pipeline_cache.h"
 #include "vulkan_test_support.h"
 
 #include <torch/torch.h>
@@ -105,6 +106,42 @@ private Q_SLOTS:
         QCOMPARE((*rec)->timings().size(), std::size_t(2));
         for (const auto& t : (*rec)->timings()) QVERIFY2(t.ms >= 0 && t.ms < 10'000, t.label.c_str());
         QCOMPARE(QString::fromStdString((*rec)->timings()[0].label), QStringLiteral("silu"));  // the op names itself
+    }
+
+    // Compiled shaders survive the context: a second context of the same device starts with them.
+    void pipelineCacheIsSavedAndReused()
+    {
+        QTemporaryDir dir;
+        qputenv("KILN_CACHE_DIR", dir.path().toUtf8());
+        std::string path;
+        {
+            auto ctx = vk::Context::create();
+            QVERIFY(ctx.ok());
+            QVERIFY(ctx.value()->pipelineCacheFile());
+            QCOMPARE(ctx.value()->pipelineCacheFile()->loadedBytes(), std::size_t(0));
+            path = ctx.value()->pipelineCacheFile()->path();
+            auto pool = vk::MemoryPool::create(*ctx.value(), vk::MemoryKind::Device);
+            auto rec = vk::Recorder::create(*ctx.value());
+            auto a = pool->allocate(64 * 4, "a"), b = pool->allocate(64 * 4, "b");
+            QVERIFY(rec.ok() && a.ok() && b.ok());
+            QVERIFY(vk::unaryVulkan(**rec, a->region(), b->region(), 64, vk::Activation::ReLU).ok());
+            QVERIFY((*rec)->submit().ok());
+        }
+        // At least the header (lavapipe stores nothing more; GPU drivers store the compiled code).
+        QVERIFY2(QFileInfo(QString::fromStdString(path)).size() >= 32, path.c_str());
+        auto again = vk::Context::create();
+        QVERIFY(again.ok());
+        QVERIFY(again.value()->pipelineCacheFile()->loadedBytes() >= 32);
+        // A file from another device or driver (here: garbage) is not handed to the driver.
+        again.value().reset();
+        QFile f(QString::fromStdString(path));
+        QVERIFY(f.open(QIODevice::WriteOnly));
+        f.write(QByteArray(100, 'x'));
+        f.close();
+        auto third = vk::Context::create();
+        QVERIFY(third.ok());
+        QCOMPARE(third.value()->pipelineCacheFile()->loadedBytes(), std::size_t(0));
+        qunsetenv("KILN_CACHE_DIR");
     }
 
     void refusedRecordingLeavesTheRecorderUsable()

@@ -6,6 +6,7 @@
 #include "kiln/weights.h"
 #include "panels/designer_panel.h"
 #include "panels/jobs_panel.h"
+#include "panels/generate_panel.h"
 #include "panels/run_panel.h"
 #include "panels/train_panel.h"
 #include "widgets/node_editor/node_editor.h"
@@ -46,7 +47,8 @@ MainWindow::MainWindow(QWidget* parent)
       facts_(new SystemFacts(*engine_, QSettings().value(QStringLiteral("vulkan/device")).toString(), this)),
       tabs_(new QTabWidget(this)), weights_(new WeightsPanel(*engine_, this)), designer_(new DesignerPanel(this)),
       train_(new TrainPanel(*engine_, designer_->model(), this)),
-      run_(new RunPanel(*engine_, designer_->model(), *facts_, this)), graphLabel_(new QLabel(this)),
+      run_(new RunPanel(*engine_, designer_->model(), *facts_, this)),
+      generate_(new GeneratePanel(*engine_, this)), graphLabel_(new QLabel(this)),
       jobsDock_(new QDockWidget(tr("Jobs"), this)), jobLabel_(new QLabel(this)), jobProgress_(new QProgressBar(this)),
       deviceLabel_(new QLabel(this))
 {
@@ -61,6 +63,7 @@ MainWindow::MainWindow(QWidget* parent)
     tabs_->addTab(designer_, tr("Designer"));
     tabs_->addTab(train_, tr("Train"));
     tabs_->addTab(run_, tr("Run"));
+    tabs_->addTab(generate_, tr("Generate"));
     tabs_->addTab(weights_, tr("Weights"));
     setCentralWidget(tabs_);
 
@@ -103,6 +106,7 @@ MainWindow::MainWindow(QWidget* parent)
     });
     connect(weights_, &WeightsPanel::fileOpened, this, &MainWindow::addRecent);
     connect(weights_, &WeightsPanel::statusMessage, this, &MainWindow::showStatus);
+    connect(generate_, &GeneratePanel::statusMessage, this, &MainWindow::showStatus);
 
     buildMenus();
     defaultState_ = saveState();

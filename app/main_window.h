@@ -25,6 +25,7 @@ class WeightsPanel;
 class DesignerPanel;
 class TrainPanel;
 class RunPanel;
+class GeneratePanel;
 
 class MainWindow : public QMainWindow, public StudioContext {
     Q_OBJECT
@@ -44,6 +45,7 @@ public:
     DesignerPanel& designerPanel() { return *designer_; }
     TrainPanel& trainPanel() { return *train_; }
     RunPanel& runPanel() { return *run_; }
+    GeneratePanel& generatePanel() { return *generate_; }
     QStringList loadedPlugins() const { return plugins_; }
     void showAbout();
     void showPanel(QWidget* panel);
@@ -69,6 +71,7 @@ private:
     DesignerPanel* designer_;
     TrainPanel* train_;
     RunPanel* run_;
+    GeneratePanel* generate_;
     QLabel* graphLabel_;
     QDockWidget* jobsDock_;
     QMenu* toolsMenu_ = nullptr;

@@ -2,6 +2,7 @@
 #include "kiln/system_info.h"
 #include "kiln/weights.h"
 #include "cli/export_command.h"
+#include "cli/generate_command.h"
 #include "cli/run_command.h"
 #include "cli/train_command.h"
 
@@ -24,6 +25,9 @@ commands:
   train GRAPH      train a designed graph (.kgraph) with live progress; see train --help
   run GRAPH        run a graph over a dataset on the CPU or Vulkan (--device vulkan);
                    accuracy, items/s and the difference from LibTorch; see run --help
+  generate --model PATH --prompt TEXT --out DIR
+                   Stable Diffusion 1.x text-to-image into PNGs with A1111's parameters;
+                   see generate --help
   --version        Kiln's version
   --help           this text
 )";
@@ -91,6 +95,7 @@ int main(int argc, char** argv)
     if (cmd == "devices") return devices();
     if (cmd == "train") return runTrainCommand(argc, argv);
     if (cmd == "run") return runRunCommand(argc, argv);
+    if (cmd == "generate") return runGenerateCommand(argc, argv);
     if (cmd == "export") return kiln::cli::exportCommand(argc - 2, argv + 2);
     if (cmd == "inspect") {
         if (argc != 3) return fail("inspect takes one file: kiln-cli inspect FILE");

@@ -44,7 +44,7 @@ Result<torch::Tensor> encodePrompt(const StableDiffusionModel& model, const std:
 }
 
 Result<GeneratedImages> txt2img(const StableDiffusionModel& model, const GenerateRequest& request,
-                                const GenerateCallback& onStep)
+                                const GenerateCallback& onStep, const LatentCallback& onLatent)
 {
     if (request.steps < 1) return makeError("the step count must be at least 1");
     if (request.batch < 1) return makeError("the batch size must be at least 1");
@@ -102,10 +102,16 @@ Result<GeneratedImages> txt2img(const StableDiffusionModel& model, const Generat
         for (int64_t i = 0; i < b; ++i) out.seeds.push_back(request.seed + static_cast<std::uint64_t>(i));
         const int64_t scale = vaeConfig.downscale();
         LatentNoise noise({vaeConfig.latentChannels, out.height / scale, out.width / scale}, out.seeds);
+        if (onLatent) {
+            // sample() draws from its own generators; the same seeds give the same first draw.
+            LatentNoise initial({vaeConfig.latentChannels, out.height / scale, out.width / scale}, out.seeds);
+            onLatent(0, initial.next());
+        }
         StepCallback step;
-        if (onStep)
-            step = [&](int i, const torch::Tensor&, const torch::Tensor& denoised) {
-                return onStep(i + 1, request.steps, denoised);
+        if (onStep || onLatent)
+            step = [&](int i, const torch::Tensor& x, const torch::Tensor& denoised) {
+                if (onLatent) onLatent(i + 1, x);
+                return onStep ? onStep(i + 1, request.steps, denoised) : true;
             };
         auto latent = sample(*choice, request.steps, denoise, noise, step, schedule);
         if (!latent) return latent.error();

@@ -57,10 +57,14 @@ struct GeneratedImages {
 // [B, 4, h, w]; decode it for a preview). Return false to stop: txt2img then returns cancelledError().
 using GenerateCallback = std::function<bool(int step, int steps, const torch::Tensor& denoised)>;
 
+// For inspecting a run (kiln-cli generate --save-latents): step 0 with the initial noise as drawn (unit variance,
+// before the sampler scales it), then each step (1-based) with the latent after it.
+using LatentCallback = std::function<void(int step, const torch::Tensor& latent)>;
+
 // The text encoder's conditioning for one prompt: [1, 77 * chunks, hidden], A1111's weighting applied.
 Result<torch::Tensor> encodePrompt(const StableDiffusionModel& model, const std::string& prompt, int clipSkip = 1);
 
 Result<GeneratedImages> txt2img(const StableDiffusionModel& model, const GenerateRequest& request,
-                                const GenerateCallback& onStep = {});
+                                const GenerateCallback& onStep = {}, const LatentCallback& onLatent = {});
 
 }  // namespace kiln::diffusion

@@ -54,7 +54,8 @@ private Q_SLOTS:
         QCOMPARE(tabs->tabText(0), QStringLiteral("Designer"));
         QCOMPARE(tabs->tabText(1), QStringLiteral("Train"));
         QCOMPARE(tabs->tabText(2), QStringLiteral("Run"));
-        QCOMPARE(tabs->tabText(3), QStringLiteral("Weights"));
+        QCOMPARE(tabs->tabText(3), QStringLiteral("Generate"));
+        QCOMPARE(tabs->tabText(4), QStringLiteral("Weights"));
         auto* jobs = w.findChild<QDockWidget*>(QStringLiteral("jobsDock"));
         QVERIFY(jobs && jobs->isVisible());
         QStringList menus;

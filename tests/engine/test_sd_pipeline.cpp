@@ -8,6 +8,7 @@
 #include "diffusion/schedule.h"
 #include "diffusion/txt2img.h"
 #include "io/safetensors_torch.h"
+#include "sd_test_models.h"
 
 #include <ATen/CPUGeneratorImpl.h>
 #include <QTemporaryDir>
@@ -23,43 +24,7 @@ namespace fs = std::filesystem;
 
 namespace {
 
-// The shapes the loader infers its config from, with the values it assumes for what shapes do not tell
-// (8 UNet heads, 32 norm groups, CLIP head width 64 -> 1 head).
-ClipTextConfig clipConfig()
-{
-    ClipTextConfig c = ClipTextConfig::tiny();
-    c.vocabSize = 64;
-    c.hidden = 32;
-    c.layers = 2;
-    c.heads = 1;
-    c.intermediate = 64;
-    c.maxPositions = 77;
-    return c;
-}
-
-UNetConfig unetConfig()
-{
-    UNetConfig c = UNetConfig::tiny();
-    c.attentionHeads = 8;
-    c.normGroups = 32;
-    c.crossAttentionDim = 32;
-    return c;
-}
-
-VaeConfig vaeConfig()
-{
-    VaeConfig c = VaeConfig::tiny();
-    c.blockOutChannels = {32, 32, 32};
-    c.layersPerBlock = 1;
-    c.normGroups = 32;
-    return c;
-}
-
-void writeText(const fs::path& path, const std::string& text)
-{
-    fs::create_directories(path.parent_path());
-    std::ofstream(path, std::ios::binary) << text;
-}
+using namespace kiln::sdtest;
 
 // The inverse of ldmToDiffusersVaeKey, from the rules in ldm_keys_clip_vae.h.
 std::string vaeToLdm(const std::string& key, int levels)
@@ -112,13 +77,6 @@ std::string vaeToLdm(const std::string& key, int levels)
     std::string joined = "first_stage_model";
     for (const auto& s : out) joined += "." + s;
     return joined;
-}
-
-kiln::io::NamedTensors namedParameters(torch::nn::Module& module)
-{
-    kiln::io::NamedTensors out;
-    for (auto& item : module.named_parameters(true)) out.emplace_back(item.key(), item.value().detach().clone());
-    return out;
 }
 
 bool sameParameters(torch::nn::Module& a, torch::nn::Module& b)
@@ -184,34 +142,12 @@ private Q_SLOTS:
         single_ = root_ / "single.safetensors";
         tokenizer_ = folder_ / "tokenizer";
 
-        torch::manual_seed(1234);
-        clip_ = ClipTextModel(clipConfig());
-        auto unet = createUNet(unetConfig());
-        QVERIFY(unet.ok());
-        unet_ = *unet;
-        vae_ = AutoencoderKL(vaeConfig());
-        // Norms start at weight 1 / bias 0; perturbing them makes a wrong mapping of any norm visible.
-        torch::NoGradGuard noGrad;
-        for (torch::nn::Module* m : {static_cast<torch::nn::Module*>(clip_.get()),
-                                     static_cast<torch::nn::Module*>(unet_.get()),
-                                     static_cast<torch::nn::Module*>(vae_.get())})
-            for (auto& p : m->parameters()) p.add_(torch::randn_like(p) * 0.05);
-
-        // diffusers folder
-        writeText(folder_ / "model_index.json", R"({"_class_name": "StableDiffusionPipeline"})");
-        writeText(tokenizer_ / "vocab.json",
-                  R"({"a": 0, "b": 1, "c": 2, "a</w>": 3, "b</w>": 4, "c</w>": 5, "bc</w>": 6, "ab": 7, "aa": 8,)"
-                  R"( "aa</w>": 9, "<|startoftext|>": 10, "<|endoftext|>": 11, ",</w>": 12})");
-        writeText(tokenizer_ / "merges.txt", "#version: 0.2\nb c</w>\na b\na a\na a</w>\n");
-        fs::create_directories(folder_ / "unet");
-        fs::create_directories(folder_ / "vae");
-        fs::create_directories(folder_ / "text_encoder");
-        QVERIFY(kiln::io::saveSafetensors((folder_ / "unet/diffusion_pytorch_model.safetensors").string(),
-                                          namedParameters(*unet_)).ok());
-        QVERIFY(kiln::io::saveSafetensors((folder_ / "vae/diffusion_pytorch_model.safetensors").string(),
-                                          namedParameters(*vae_)).ok());
-        QVERIFY(kiln::io::saveSafetensors((folder_ / "text_encoder/model.safetensors").string(),
-                                          namedParameters(*clip_)).ok());
+        auto tiny = makeTinySd(1234);
+        QVERIFY(tiny.ok());
+        clip_ = tiny->clip;
+        unet_ = tiny->unet;
+        vae_ = tiny->vae;
+        QVERIFY(writeTinySdDiffusers(folder_, *tiny).ok());
 
         // single file with LDM keys
         kiln::io::NamedTensors ldm;

@@ -3,6 +3,7 @@
 #include "main_window.h"
 #include "system_facts.h"
 #include "panels/designer_panel.h"
+#include "panels/generate_panel.h"
 #include "panels/run_panel.h"
 #include "panels/train_panel.h"
 #include "panels/weights_panel.h"
@@ -43,6 +44,17 @@ int main(int argc, char** argv)
                                QStringLiteral("file"));
     QCommandLineOption limit(QStringLiteral("limit"), QStringLiteral("Items for --run (default all)."), QStringLiteral("n"));
     cli.addOption(run);
+    QCommandLineOption generate(QStringLiteral("generate"),
+                                QStringLiteral("Open Generate and generate PROMPT at launch (with --model)."),
+                                QStringLiteral("prompt"));
+    QCommandLineOption model(QStringLiteral("model"), QStringLiteral("Stable Diffusion model for --generate."),
+                             QStringLiteral("path"));
+    QCommandLineOption steps(QStringLiteral("steps"), QStringLiteral("Sampling steps for --generate."), QStringLiteral("n"));
+    QCommandLineOption size(QStringLiteral("size"), QStringLiteral("WIDTHxHEIGHT for --generate."), QStringLiteral("wxh"));
+    cli.addOption(generate);
+    cli.addOption(model);
+    cli.addOption(steps);
+    cli.addOption(size);
     cli.addOption(weights);
     cli.addOption(limit);
     QCommandLineOption quitAfter(QStringLiteral("quit-after"), QStringLiteral("Quit after MS milliseconds (smoke tests)."),
@@ -92,6 +104,18 @@ int main(int argc, char** argv)
         if (window.systemFacts().ready()) (*next)();
         else QObject::connect(&window.systemFacts(), &kiln::app::SystemFacts::reportReady, &panel, [next] { (*next)(); },
                               Qt::SingleShotConnection);
+    }
+    if (cli.isSet(generate)) {
+        auto& panel = window.generatePanel();
+        window.showPanel(&panel);
+        if (cli.isSet(model)) panel.setModelPath(cli.value(model));
+        if (cli.isSet(steps)) panel.setSteps(cli.value(steps).toInt());
+        if (cli.isSet(size)) {
+            const QStringList wh = cli.value(size).split(QLatin1Char('x'));
+            if (wh.size() == 2) panel.setSize(wh[0].toInt(), wh[1].toInt());
+        }
+        panel.setPrompt(cli.value(generate));
+        panel.generate();
     }
     if (cli.isSet(quitAfter)) QTimer::singleShot(cli.value(quitAfter).toInt(), &window, &QWidget::close);
     return app.exec();

@@ -110,9 +110,9 @@ GeneratePanel::GeneratePanel(kiln::qt::EngineThread& engine, QWidget* parent) : 
     seed_->setObjectName(QStringLiteral("generateSeedEdit"));
     seed_->setValidator(new QRegularExpressionValidator(QRegularExpression(QStringLiteral("-1|[0-9]{1,19}")), seed_));
     seed_->setToolTip(tr("-1: a new random seed each run"));
-    auto* dice = new QPushButton(QStringLiteral("🎲"), box);
+    auto* dice = new QPushButton(tr("Random"), box);
     dice->setToolTip(tr("Random seed (-1)"));
-    auto* reuse = new QPushButton(QStringLiteral("♻"), box);
+    auto* reuse = new QPushButton(tr("Reuse last"), box);
     reuse->setObjectName(QStringLiteral("generateReuseSeedButton"));
     reuse->setToolTip(tr("Reuse the last image's seed"));
     connect(dice, &QPushButton::clicked, this, [this] { setSeed(-1); });

@@ -3,22 +3,7 @@
 # Usage: check_cli.sh KILN_CLI TEST_DATA_DIR
 set -u
 cli=$1 data=$2
-tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
-failures=0 passed=0
-pass() { passed=$((passed + 1)); echo "ok   $1"; }
-fail() { failures=$((failures + 1)); echo "FAIL $1"; sed 's/^/     | /' "$tmp/out"; }
-
-# expect_ok NAME REGEX ARGS...: exit 0 and stdout matches REGEX
-expect_ok() {
-  local name=$1 re=$2; shift 2
-  if "$cli" "$@" >"$tmp/out" 2>&1 && grep -qE "$re" "$tmp/out"; then pass "$name"; else fail "$name"; fi
-}
-# expect_one_line_error NAME REGEX ARGS...: exit not 0, exactly one line, matching REGEX
-expect_one_line_error() {
-  local name=$1 re=$2; shift 2
-  "$cli" "$@" >"$tmp/out" 2>&1; local rc=$?
-  if [ $rc -ne 0 ] && [ "$(wc -l <"$tmp/out")" -eq 1 ] && grep -qE "$re" "$tmp/out"; then pass "$name (exit $rc)"; else fail "$name (exit $rc)"; fi
-}
+. "$(dirname "${BASH_SOURCE[0]}")/check_lib.sh"
 
 expect_ok "--version" '^kiln-cli [0-9]+\.[0-9]+\.[0-9]+$' --version
 expect_ok "devices lists BLAS and threads" 'BLAS: ' devices
@@ -45,5 +30,4 @@ done
 expect_one_line_error "inspect a hostile pickle" 'refused.*system' inspect "$data/checkpoints/evil_system.pt"
 expect_one_line_error "unknown command" "unknown command 'frobnicate'" frobnicate
 
-echo "$passed passed, $failures failed"
-[ $failures -eq 0 ]
+finish

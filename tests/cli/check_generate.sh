@@ -4,10 +4,7 @@
 # Usage: check_generate.sh KILN_CLI MAKE_TINY_SD
 set -u
 cli=$1 make_tiny=$2
-tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
-failures=0 passed=0
-pass() { passed=$((passed + 1)); echo "ok   $1"; }
-fail() { failures=$((failures + 1)); echo "FAIL $1"; sed 's/^/     | /' "$tmp/out" "$tmp/err" 2>/dev/null; }
+. "$(dirname "${BASH_SOURCE[0]}")/check_lib.sh"
 one_line() { [ "$(wc -l <"$tmp/err")" -eq 1 ] && grep -q '^kiln-cli: error: ' "$tmp/err"; }
 
 if ! "$make_tiny" "$tmp/tiny" >"$tmp/out" 2>"$tmp/err"; then fail "make the tiny model"; exit 1; fi
@@ -83,5 +80,4 @@ gen --out "$tmp/f" --steps zero; rc=$?
 if [ $rc -eq 2 ]; then pass "a bad step count: usage error, exit 2"; else fail "a bad step count: usage error, exit 2"; fi
 if [ ! -e "$tmp/f" ] || [ -z "$(ls -A "$tmp/f")" ]; then pass "failed runs write no images"; else fail "failed runs write no images"; fi
 
-echo "$passed passed, $failures failed"
-[ $failures -eq 0 ]
+finish

@@ -4,10 +4,7 @@
 # Usage: check_run_device.sh KILN_CLI SAMPLES_DIR
 set -u
 cli=$1 samples=$2
-tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
-failures=0 passed=0
-pass() { passed=$((passed + 1)); echo "ok   $1"; }
-fail() { failures=$((failures + 1)); echo "FAIL $1"; sed 's/^/     | /' "$tmp/out"; }
+. "$(dirname "${BASH_SOURCE[0]}")/check_lib.sh"
 graph=$samples/fashion_convnet.kgraph
 
 "$cli" run "$graph" --device cpu --limit 128 --batch 64 >"$tmp/out" 2>&1
@@ -51,5 +48,4 @@ if [ $rc -eq 2 ] && grep -q 'cpu, vulkan or vulkan:' "$tmp/out"; then pass "an u
 "$cli" train "$graph" --device vulkan >"$tmp/out" 2>&1; rc=$?
 if [ $rc -eq 2 ] && grep -q 'kiln-cli run' "$tmp/out"; then pass "training on vulkan points to run"; else fail "training on vulkan points to run"; fi
 
-echo "$passed passed, $failures failed"
-[ $failures -eq 0 ]
+finish

@@ -3,14 +3,7 @@
 # Usage: check_export_cli.sh KILN_CLI SAMPLES_DIR
 set -u
 cli=$1 samples=$2
-tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
-failures=0 passed=0
-pass() { passed=$((passed + 1)); echo "ok   $1"; }
-fail() { failures=$((failures + 1)); echo "FAIL $1"; sed 's/^/     | /' "$tmp/out"; }
-expect_ok() {
-  local name=$1 re=$2; shift 2
-  if "$cli" "$@" >"$tmp/out" 2>&1 && grep -qE "$re" "$tmp/out"; then pass "$name"; else fail "$name"; fi
-}
+. "$(dirname "${BASH_SOURCE[0]}")/../cli/check_lib.sh"
 expect_error() {  # exit not 0, the error on one line matching REGEX
   local name=$1 re=$2; shift 2
   "$cli" "$@" >"$tmp/out" 2>&1; local rc=$?
@@ -40,5 +33,4 @@ expect_error "nothing asked" "nothing to export" export "$samples/mlp.kgraph"
 expect_error "unknown option" "unknown option --pt" export "$samples/mlp.kgraph" --pt x.py
 expect_error "missing graph" "error: .*missing\.kgraph" export "$tmp/missing.kgraph" --py "$tmp/x.py"
 
-echo "$passed passed, $failures failed"
-[ $failures -eq 0 ]
+finish

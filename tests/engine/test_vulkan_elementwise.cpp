@@ -30,21 +30,6 @@ namespace {
 
 using Sizes = std::vector<std::int64_t>;
 
-const char* actName(vk::Activation act)
-{
-    switch (act) {
-    case vk::Activation::None: return "none";
-    case vk::Activation::ReLU: return "relu";
-    case vk::Activation::GELU: return "gelu";
-    case vk::Activation::GELUTanh: return "gelu_tanh";
-    case vk::Activation::SiLU: return "silu";
-    case vk::Activation::Sigmoid: return "sigmoid";
-    case vk::Activation::Tanh: return "tanh";
-    case vk::Activation::LeakyReLU: return "leaky_relu";
-    }
-    return "?";
-}
-
 // x's per-channel values as a tensor that broadcasts against [N, C, ...] of `ndim` dimensions.
 torch::Tensor perChannel(const torch::Tensor& v, std::size_t ndim)
 {
@@ -192,7 +177,7 @@ void TestVulkanElementwise::unary_data()
     QTest::addColumn<qint64>("n");
     for (vk::Activation act : kAllActivations)
         for (qint64 n : {1, 255, 257, 4099})
-            QTest::addRow("%s n=%lld", actName(act), n) << int(act) << n;
+            QTest::addRow("%s n=%lld", vk::activationName(act), n) << int(act) << n;
 }
 
 // Tolerance 1e-5: erfc's fit is good to 1.2e-7, kiln_tanh to a few ulps, and exp on a GPU to
@@ -207,7 +192,7 @@ void TestVulkanElementwise::unary()
     auto dx = vk_.toDevice(x, "x");
     auto dout = vk_.alloc(std::uint64_t(n), "out");
     VERIFY_OK(vk::unaryVulkan(*vk_.rec, dx.region(), dout.region(), std::uint64_t(n), a, slope));
-    EXPECT_CLOSE(actName(a), vk_.fromDevice(dout.region(), {n}), torchActivation(x, a, slope), 1e-5);
+    EXPECT_CLOSE(vk::activationName(a), vk_.fromDevice(dout.region(), {n}), torchActivation(x, a, slope), 1e-5);
 }
 
 // Large |x|, where a naive tanh turns into inf/inf and 1 + erf(x) cancels; and tiny |x|.
@@ -225,14 +210,14 @@ void TestVulkanElementwise::unaryWideRange()
         VERIFY_OK(vk::unaryVulkan(*vk_.rec, dx.region(), dout.region(), std::uint64_t(n), a, 0.01f));
         const auto got = vk_.fromDevice(dout.region(), {n});
         const auto ref = torchActivation(x, a, 0.01f);
-        QVERIFY2(!got.isnan().any().item<bool>(), actName(a));
+        QVERIFY2(!got.isnan().any().item<bool>(), vk::activationName(a));
         // Element-wise relative (not relativeError's max-scaled one): the tails are where it goes wrong.
         const auto err = ((got.to(torch::kDouble) - ref.to(torch::kDouble)).abs() /
                           ref.to(torch::kDouble).abs().clamp_min(1.0));
         const double worst = err.max().item<double>();
-        double& seen = maxErrors()[std::string(actName(a)) + " wide"];
+        double& seen = maxErrors()[std::string(vk::activationName(a)) + " wide"];
         seen = std::max(seen, worst);
-        QVERIFY2(worst <= 1e-5, qPrintable(QString("%1: error %2 at x = %3").arg(actName(a)).arg(worst)
+        QVERIFY2(worst <= 1e-5, qPrintable(QString("%1: error %2 at x = %3").arg(vk::activationName(a)).arg(worst)
                                                .arg(x[err.argmax().item<std::int64_t>()].item<double>())));
     }
 }
@@ -372,7 +357,7 @@ void TestVulkanElementwise::channelAffine_data()
                                    vk::Activation::GELU})
             for (int flags = 0; flags < 4; ++flags, ++i)
                 if (i % 3 == 0 || flags == 2)  // a sample of the combinations; bias + activation always
-                    QTest::addRow("%lldx%dx%lld %s scale=%d shift=%d", s.outer, s.channels, s.inner, actName(act),
+                    QTest::addRow("%lldx%dx%lld %s scale=%d shift=%d", s.outer, s.channels, s.inner, vk::activationName(act),
                                   flags & 1, flags >> 1)
                         << s.outer << s.channels << s.inner << int(act) << bool(flags & 1) << bool(flags & 2);
 }

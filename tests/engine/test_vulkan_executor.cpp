@@ -6,6 +6,7 @@
 #include "graph_test_support.h"
 #include "vulkan/executor/graph_executor.h"
 #include "vulkan/pipeline.h"
+#include "vulkan_graph_test_support.h"
 #include "vulkan_test_support.h"
 
 #include <torch/torch.h>
@@ -18,30 +19,12 @@ using graph::testing::loadSample;
 
 namespace {
 
+using test::inputFor;
+using test::randomizeBatchNorms;
+
 // Every node output chains through many ops; fp32 differences from a different summation
 // order grow with depth, so whole graphs are held to 2e-4 relative (each op alone to 1e-4).
 constexpr double kGraphTolerance = 2e-4;
-
-// Batch-norm statistics and affine parameters away from their initial 0/1, so that folding
-// them into the convolutions is really tested.
-void randomizeBatchNorms(graph::CompiledModel& model)
-{
-    torch::NoGradGuard noGrad;
-    for (auto& b : model.named_buffers(true)) {
-        if (b.key().ends_with("running_mean")) b.value().uniform_(-0.5, 0.5);
-        if (b.key().ends_with("running_var")) b.value().uniform_(0.5, 2.0);
-    }
-    for (auto& p : model.named_parameters(true))
-        if (p.value().dim() == 1 && p.key().find("bn") != std::string::npos) p.value().uniform_(0.5, 1.5);
-}
-
-torch::Tensor inputFor(const graph::CompiledModel& model, std::int64_t batch)
-{
-    const graph::Shape& s = model.inputShapes().at(0);
-    const auto sizes = s.concrete(batch);
-    if (s.element == graph::ElementType::Int64) return torch::randint(0, std::max<std::int64_t>(s.vocab, 2), sizes, torch::kInt64);
-    return torch::randn(sizes);
-}
 
 // Conv-transpose, group/layer norm, softmax, permute, concat, multiply, the poolings and
 // activations the samples do not use, in one graph.

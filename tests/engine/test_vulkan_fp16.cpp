@@ -15,6 +15,7 @@
 #include "vulkan/executor/graph_executor.h"
 #include "vulkan/ops/conv2d_vulkan.h"
 #include "vulkan/ops/gemm_vulkan.h"
+#include "vulkan_graph_test_support.h"
 #include "vulkan_test_support.h"
 
 #include <torch/torch.h>
@@ -53,18 +54,6 @@ vk::Conv2dParams convParams(std::uint32_t batch, std::uint32_t inC, std::uint32_
                             std::uint32_t dil, std::uint32_t groups, std::uint32_t outPad = 0)
 {
     return vk::Conv2dParams::square(batch, inC, h, w, outC, k, stride, pad, dil, groups, outPad);
-}
-
-// As test_vulkan_executor.cpp: batch norms away from 0/1, so that the folded weights differ.
-void randomizeBatchNorms(graph::CompiledModel& model)
-{
-    torch::NoGradGuard noGrad;
-    for (auto& b : model.named_buffers(true)) {
-        if (b.key().ends_with("running_mean")) b.value().uniform_(-0.5, 0.5);
-        if (b.key().ends_with("running_var")) b.value().uniform_(0.5, 2.0);
-    }
-    for (auto& p : model.named_parameters(true))
-        if (p.value().dim() == 1 && p.key().find("bn") != std::string::npos) p.value().uniform_(0.5, 1.5);
 }
 
 }  // namespace
@@ -297,13 +286,9 @@ void TestVulkanFp16::graphs()
     const graph::Graph g = loadSample(sample.toStdString());
     auto model = graph::compileGraph(g);
     QVERIFY2(model.ok(), model.ok() ? "" : model.error().message().c_str());
-    randomizeBatchNorms(**model);
+    test::randomizeBatchNorms(**model);
     (*model)->eval();
-    const graph::Shape& shape = (*model)->inputShapes().at(0);
-    const torch::Tensor x = shape.element == graph::ElementType::Int64
-                                ? torch::randint(0, std::max<std::int64_t>(shape.vocab, 2), shape.concrete(batch),
-                                                 torch::kInt64)
-                                : torch::randn(shape.concrete(batch));
+    const torch::Tensor x = test::inputFor(**model, batch);
     torch::Tensor ref;
     {
         torch::NoGradGuard noGrad;

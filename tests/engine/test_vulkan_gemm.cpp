@@ -32,21 +32,6 @@ namespace {
 
 constexpr double kTolerance = 1e-4;  // every op; see the top of the file
 
-const char* actName(Activation act)
-{
-    switch (act) {
-    case Activation::None: return "none";
-    case Activation::ReLU: return "relu";
-    case Activation::GELU: return "gelu";
-    case Activation::GELUTanh: return "gelu_tanh";
-    case Activation::SiLU: return "silu";
-    case Activation::Sigmoid: return "sigmoid";
-    case Activation::Tanh: return "tanh";
-    case Activation::LeakyReLU: return "leaky_relu";
-    }
-    return "?";
-}
-
 torch::Tensor activate(const torch::Tensor& v, Activation act, float param)
 {
     switch (act) {
@@ -84,19 +69,8 @@ vk::Conv2dParams convParams(std::uint32_t batch, std::uint32_t inC, std::uint32_
                             std::uint32_t outC, std::uint32_t kH, std::uint32_t kW, std::uint32_t stride,
                             std::uint32_t pad, std::uint32_t dil, std::uint32_t groups, std::uint32_t outPad = 0)
 {
-    vk::Conv2dParams p;
-    p.batch = batch;
-    p.inChannels = inC;
-    p.inH = h;
-    p.inW = w;
-    p.outChannels = outC;
-    p.kernelH = kH;
+    vk::Conv2dParams p = vk::Conv2dParams::square(batch, inC, h, w, outC, kH, stride, pad, dil, groups, outPad);
     p.kernelW = kW;
-    p.strideH = p.strideW = stride;
-    p.padH = p.padW = pad;
-    p.dilationH = p.dilationW = dil;
-    p.groups = groups;
-    p.outputPadH = p.outputPadW = outPad;
     return p;
 }
 
@@ -283,7 +257,7 @@ void TestVulkanGemm::gemm_data()
     for (std::size_t i = 0; i < cases.size(); ++i) {
         const auto& c = cases[i];
         QTest::addRow("%ux%ux%u %s%s %s", c.m, c.n, c.k, c.transB ? "transB" : "B", c.bias ? " bias" : "",
-                      actName(c.act))
+                      vk::activationName(c.act))
             << int(i);
     }
 }
@@ -404,7 +378,7 @@ void TestVulkanGemm::conv2d_data()
     const auto& cases = convCases();
     for (std::size_t i = 0; i < cases.size(); ++i)
         QTest::addRow("%s%s %s", qPrintable(convLabel(cases[i].p)), cases[i].bias ? " bias" : "",
-                      actName(cases[i].act))
+                      vk::activationName(cases[i].act))
             << int(i);
 }
 

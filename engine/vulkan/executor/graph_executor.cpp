@@ -135,12 +135,11 @@ Result<torch::Tensor> GraphExecutor::forward(const std::vector<torch::Tensor>& i
             if (v.ids) {
                 if (inputs[i].is_floating_point())
                     return makeError("input '" + inputNames_[i] + "' expects integer token ids", where);
-                const torch::Tensor ids = inputs[i].to(torch::kInt64).contiguous();
-                if (ids.numel() && (ids.min().item<std::int64_t>() < 0 || ids.max().item<std::int64_t>() > 0xffffffffLL))
-                    return makeError("input '" + inputNames_[i] + "' holds token ids outside 0..2^32-1", where);
-                staged.push_back(ids.to(torch::kInt32).contiguous());  // same bits as uint32 for ids < 2^31
-                if (ids.numel() && ids.max().item<std::int64_t>() > 0x7fffffffLL)
-                    return makeError("input '" + inputNames_[i] + "' holds token ids of 2^31 or more", where);
+                const torch::Tensor ids = inputs[i].to(torch::kInt64);
+                // int32 has the bits the shader reads as uint32 for every id below 2^31.
+                if (ids.numel() && (ids.min().item<std::int64_t>() < 0 || ids.max().item<std::int64_t>() > 0x7fffffffLL))
+                    return makeError("input '" + inputNames_[i] + "' holds token ids outside 0..2^31-1", where);
+                staged.push_back(ids.to(torch::kInt32).contiguous());
                 const auto& s = staged.back();
                 if (auto up = recorder_->upload(v.region, std::as_bytes(std::span<const std::int32_t>(
                                                               s.data_ptr<std::int32_t>(), std::size_t(s.numel()))));

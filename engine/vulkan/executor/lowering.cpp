@@ -77,6 +77,12 @@ const Node* soleConsumer(const graph::Graph& g, const Node& node, const graph::P
     return only;
 }
 
+// Steps hold optional weights by value; ops take them as nullable pointers.
+const Region* ptr(const std::optional<Region>& r)
+{
+    return r ? &*r : nullptr;
+}
+
 std::uint32_t u32(std::int64_t v)
 {
     return std::uint32_t(v);
@@ -198,10 +204,10 @@ Result<Region> Lowerer::weight(const std::string& key) const
     return it->second;
 }
 
-const Region* Lowerer::optionalWeight(const std::string& key) const
+std::optional<Region> Lowerer::optionalWeight(const std::string& key) const
 {
     auto it = weights_.find(key);
-    return it == weights_.end() ? nullptr : &it->second;
+    return it == weights_.end() ? std::nullopt : std::optional<Region>(it->second);
 }
 
 int Lowerer::consumers(NodeId node, const std::string& port) const
@@ -317,15 +323,14 @@ Result<void> Lowerer::lowerNode(const Node& n, const std::vector<const Slot*>& i
         auto w = weight(wKey);
         if (!w) return w.error();
         const WeightType wt = weightType(wKey);
-        const Region* bias = optionalWeight(n.name + (folded ? ".bias#bn" : ".bias"));
+        const std::optional<Region> b = optionalWeight(n.name + (folded ? ".bias#bn" : ".bias"));
         auto o = fresh();
         if (!o) return o.error();
         const Value y = o.value()->value;
         const auto act = fused();
         const Region wr = w.value();
-        std::optional<Region> b = bias ? std::optional<Region>(*bias) : std::nullopt;
         addStep([x, y, c, wr, wt, b, act, transposed](Recorder& r) {
-            const Region* bp = b ? &*b : nullptr;
+            const Region* bp = ptr(b);
             if (transposed) return convTranspose2dVulkan(r, x.region, wr, bp, y.region, c, wt);
             return conv2dVulkan(r, x.region, wr, bp, y.region, c, act.first, act.second, wt);
         });
@@ -337,16 +342,15 @@ Result<void> Lowerer::lowerNode(const Node& n, const std::vector<const Slot*>& i
         auto w = weight(n.name + ".weight");
         if (!w) return w.error();
         const WeightType wt = weightType(n.name + ".weight");
-        const Region* bias = optionalWeight(n.name + ".bias");
+        const std::optional<Region> b = optionalWeight(n.name + ".bias");
         auto o = fresh();
         if (!o) return o.error();
         const Value y = o.value()->value;
         const GemmShape shape{u32(product(x.sizes) / p.i("in_features")), u32(p.i("out_features")), u32(p.i("in_features"))};
         const auto act = fused();
         const Region wr = w.value();
-        std::optional<Region> b = bias ? std::optional<Region>(*bias) : std::nullopt;
         addStep([x, y, wr, wt, b, shape, act](Recorder& r) {
-            return gemmVulkan(r, x.region, wr, b ? &*b : nullptr, y.region, shape, /*transB=*/true, act.first,
+            return gemmVulkan(r, x.region, wr, ptr(b), y.region, shape, /*transB=*/true, act.first,
                               act.second, wt);
         });
         return success();
@@ -375,16 +379,13 @@ Result<void> Lowerer::lowerNode(const Node& n, const std::vector<const Slot*>& i
         auto o = fresh();
         if (!o) return o.error();
         const Value y = o.value()->value;
-        const Region* w = optionalWeight(n.name + ".weight");
-        const Region* b = optionalWeight(n.name + ".bias");
-        std::optional<Region> wv = w ? std::optional<Region>(*w) : std::nullopt;
-        std::optional<Region> bv = b ? std::optional<Region>(*b) : std::nullopt;
+        const std::optional<Region> wv = optionalWeight(n.name + ".weight"), bv = optionalWeight(n.name + ".bias");
         const float eps = float(p.f("eps"));
         const std::string kind = n.type;
         if (kind == "node.groupnorm") {
             const auto groups = u32(p.i("num_groups"));
             addStep([x, y, wv, bv, eps, groups](Recorder& r) {
-                return groupNormVulkan(r, x.region, wv ? &*wv : nullptr, bv ? &*bv : nullptr, y.region, u32(x.sizes[0]),
+                return groupNormVulkan(r, x.region, ptr(wv), ptr(bv), y.region, u32(x.sizes[0]),
                                        u32(x.sizes[1]), std::uint64_t(product(x.sizes, 2)), groups, eps);
             });
         } else {
@@ -392,8 +393,8 @@ Result<void> Lowerer::lowerNode(const Node& n, const std::vector<const Slot*>& i
             const auto rows = std::uint64_t(product(x.sizes) / cols);
             const bool rms = kind == "node.rmsnorm";
             addStep([x, y, wv, bv, eps, rows, cols, rms](Recorder& r) {
-                if (rms) return rmsNormVulkan(r, x.region, wv ? &*wv : nullptr, y.region, rows, u32(cols), eps);
-                return layerNormVulkan(r, x.region, wv ? &*wv : nullptr, bv ? &*bv : nullptr, y.region, rows, u32(cols), eps);
+                if (rms) return rmsNormVulkan(r, x.region, ptr(wv), y.region, rows, u32(cols), eps);
+                return layerNormVulkan(r, x.region, ptr(wv), ptr(bv), y.region, rows, u32(cols), eps);
             });
         }
         return success();
@@ -524,12 +525,11 @@ Result<void> Lowerer::lowerNode(const Node& n, const std::vector<const Slot*>& i
             const std::string prefix = n.name + "." + "qkv"[i];
             auto w = weight(prefix + ".weight");
             if (!w) return w.error();
-            const Region* b = optionalWeight(prefix + ".bias");
-            std::optional<Region> bv = b ? std::optional<Region>(*b) : std::nullopt;
+            const std::optional<Region> bv = optionalWeight(prefix + ".bias");
             const Region wr = w.value(), dst = qkv[std::size_t(i)];
             const WeightType wt = weightType(prefix + ".weight");
             addStep([x, wr, wt, bv, dst, proj](Recorder& r) {
-                return gemmVulkan(r, x.region, wr, bv ? &*bv : nullptr, dst, proj, true, Activation::None, 0.0f, wt);
+                return gemmVulkan(r, x.region, wr, ptr(bv), dst, proj, true, Activation::None, 0.0f, wt);
             });
             if (rope && i < 2)
                 addStep([dst, shape, base](Recorder& r) { return ropeVulkan(r, dst, dst, shape, base); });
@@ -541,15 +541,14 @@ Result<void> Lowerer::lowerNode(const Node& n, const std::vector<const Slot*>& i
         });
         auto w = weight(n.name + ".o.weight");
         if (!w) return w.error();
-        const Region* b = optionalWeight(n.name + ".o.bias");
-        std::optional<Region> bv = b ? std::optional<Region>(*b) : std::nullopt;
+        const std::optional<Region> bv = optionalWeight(n.name + ".o.bias");
         auto o = fresh();
         if (!o) return o.error();
         const Value y = o.value()->value;
         const Region wr = w.value();
         const WeightType wt = weightType(n.name + ".o.weight");
         addStep([att, wr, wt, bv, y, proj](Recorder& r) {
-            return gemmVulkan(r, att, wr, bv ? &*bv : nullptr, y.region, proj, true, Activation::None, 0.0f, wt);
+            return gemmVulkan(r, att, wr, ptr(bv), y.region, proj, true, Activation::None, 0.0f, wt);
         });
         return success();
     }

@@ -8,6 +8,7 @@
 #include "vulkan/ops/op_common.h"
 
 #include <map>
+#include <optional>
 #include <set>
 #include <string>
 #include <torch/types.h>
@@ -65,7 +66,7 @@ private:
     Result<void> lowerNode(const graph::Node& n, const std::vector<const Slot*>& in, std::vector<Slot>& out);
     Result<Slot> allocate(std::vector<std::int64_t> sizes, const std::string& label, bool ids = false);
     Result<Region> weight(const std::string& key) const;
-    const Region* optionalWeight(const std::string& key) const;
+    std::optional<Region> optionalWeight(const std::string& key) const;  // biases, affine norms
     WeightType weightType(const std::string& key) const
     {
         return halfWeights_.count(key) ? WeightType::F16 : WeightType::F32;

@@ -47,21 +47,6 @@ inline Result<void> checkAlias(const Region& in, const Region& out, const char* 
     return makeError(std::string("out overlaps ") + name + why, "Vulkan op " + op, "write to a separate tensor");
 }
 
-inline const char* activationName(Activation act)
-{
-    switch (act) {
-    case Activation::None: return "identity";
-    case Activation::ReLU: return "relu";
-    case Activation::GELU: return "gelu";
-    case Activation::GELUTanh: return "gelu_tanh";
-    case Activation::SiLU: return "silu";
-    case Activation::Sigmoid: return "sigmoid";
-    case Activation::Tanh: return "tanh";
-    case Activation::LeakyReLU: return "leaky_relu";
-    }
-    return "unknown";
-}
-
 inline Result<void> checkActivation(Activation act, const std::string& op)
 {
     if (std::uint32_t(act) > std::uint32_t(Activation::LeakyReLU))

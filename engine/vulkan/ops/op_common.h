@@ -25,6 +25,22 @@ enum class Activation : std::uint32_t {
     LeakyReLU = 7,  // slope in the op's activation parameter
 };
 
+// Its name in dispatch labels (profiles) and test rows.
+inline const char* activationName(Activation act)
+{
+    switch (act) {
+    case Activation::None: return "identity";
+    case Activation::ReLU: return "relu";
+    case Activation::GELU: return "gelu";
+    case Activation::GELUTanh: return "gelu_tanh";
+    case Activation::SiLU: return "silu";
+    case Activation::Sigmoid: return "sigmoid";
+    case Activation::Tanh: return "tanh";
+    case Activation::LeakyReLU: return "leaky_relu";
+    }
+    return "unknown";
+}
+
 // How a weight-heavy op (GEMM, convolution) stores its weight operand. F16 is IEEE half, read
 // through 16-bit storage (Context::supportsFp16Storage) and widened on load: half the memory,
 // the same fp32 arithmetic. Activations, biases and outputs are always fp32.

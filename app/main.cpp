@@ -3,7 +3,9 @@
 #include "main_window.h"
 #include "system_facts.h"
 #include "panels/designer_panel.h"
+#include "panels/generate_init_image.h"
 #include "panels/generate_panel.h"
+#include "panels/models_panel.h"
 #include "panels/run_panel.h"
 #include "panels/train_panel.h"
 #include "panels/weights_panel.h"
@@ -51,12 +53,30 @@ int main(int argc, char** argv)
                              QStringLiteral("path"));
     QCommandLineOption steps(QStringLiteral("steps"), QStringLiteral("Sampling steps for --generate."), QStringLiteral("n"));
     QCommandLineOption size(QStringLiteral("size"), QStringLiteral("WIDTHxHEIGHT for --generate."), QStringLiteral("wxh"));
+    QCommandLineOption generateMode(QStringLiteral("generate-mode"),
+                                    QStringLiteral("Open Generate in MODE: txt2img, img2img or inpaint."),
+                                    QStringLiteral("mode"));
+    QCommandLineOption initImage(QStringLiteral("init-image"),
+                                 QStringLiteral("The image img2img and inpaint start from."), QStringLiteral("file"));
+    QCommandLineOption mask(QStringLiteral("mask"), QStringLiteral("Inpainting mask: white repaints, black keeps."),
+                            QStringLiteral("file"));
+    QCommandLineOption strength(QStringLiteral("strength"), QStringLiteral("Denoising strength, 0 to 1."),
+                                QStringLiteral("x"));
     cli.addOption(generate);
+    cli.addOption(generateMode);
+    cli.addOption(initImage);
+    cli.addOption(mask);
+    cli.addOption(strength);
     cli.addOption(model);
     cli.addOption(steps);
     cli.addOption(size);
     cli.addOption(weights);
     cli.addOption(limit);
+    QCommandLineOption models(QStringLiteral("models"),
+                              QStringLiteral("Open Models at launch: scan the model folders, hash the files not hashed yet "
+                                             "and select the model called NAME (or 'all')."),
+                              QStringLiteral("name"));
+    cli.addOption(models);
     QCommandLineOption quitAfter(QStringLiteral("quit-after"), QStringLiteral("Quit after MS milliseconds (smoke tests)."),
                                  QStringLiteral("ms"));
     QCommandLineOption theme(QStringLiteral("theme"), QStringLiteral("system, light or dark (saved)."), QStringLiteral("theme"));
@@ -105,7 +125,7 @@ int main(int argc, char** argv)
         else QObject::connect(&window.systemFacts(), &kiln::app::SystemFacts::reportReady, &panel, [next] { (*next)(); },
                               Qt::SingleShotConnection);
     }
-    if (cli.isSet(generate)) {
+    if (cli.isSet(generate) || cli.isSet(generateMode) || cli.isSet(initImage)) {
         auto& panel = window.generatePanel();
         window.showPanel(&panel);
         if (cli.isSet(model)) panel.setModelPath(cli.value(model));
@@ -114,8 +134,28 @@ int main(int argc, char** argv)
             const QStringList wh = cli.value(size).split(QLatin1Char('x'));
             if (wh.size() == 2) panel.setSize(wh[0].toInt(), wh[1].toInt());
         }
-        panel.setPrompt(cli.value(generate));
-        panel.generate();
+        kiln::app::GeneratePanel::Mode mode = kiln::app::GeneratePanel::Mode::Txt2Img;
+        if (cli.isSet(generateMode) && !kiln::app::GeneratePanel::modeFromId(cli.value(generateMode), &mode))
+            qWarning("no Generate mode called %s; there are txt2img, img2img and inpaint",
+                     qPrintable(cli.value(generateMode)));
+        else if (cli.isSet(generateMode)) panel.setMode(mode);
+        // A file that does not read leaves its message in the panel, as Open… would.
+        if (cli.isSet(initImage)) panel.initImage()->loadFile(cli.value(initImage));
+        if (cli.isSet(mask)) panel.initImage()->loadMask(cli.value(mask));
+        if (cli.isSet(strength)) panel.setStrength(cli.value(strength).toDouble());
+        if (cli.isSet(generate)) {
+            panel.setPrompt(cli.value(generate));
+            panel.generate();
+        }
+    }
+    if (cli.isSet(models)) {
+        auto* panel = window.findChild<kiln::app::ModelsPanel*>();
+        const QString name = cli.value(models);
+        QObject::connect(panel, &kiln::app::ModelsPanel::scanFinished, panel, [panel, name] {
+            panel->selectModel(name);
+            panel->computeHashes();
+        }, Qt::SingleShotConnection);
+        window.showPanel(panel);  // showing it starts the scan
     }
     if (cli.isSet(quitAfter)) QTimer::singleShot(cli.value(quitAfter).toInt(), &window, &QWidget::close);
     return app.exec();

@@ -7,6 +7,7 @@
 #include "panels/designer_panel.h"
 #include "panels/jobs_panel.h"
 #include "panels/generate_panel.h"
+#include "panels/models_panel.h"
 #include "panels/run_panel.h"
 #include "panels/train_panel.h"
 #include "widgets/node_editor/node_editor.h"
@@ -65,6 +66,8 @@ MainWindow::MainWindow(QWidget* parent)
     tabs_->addTab(run_, tr("Run"));
     tabs_->addTab(generate_, tr("Generate"));
     tabs_->addTab(weights_, tr("Weights"));
+    auto* models = new ModelsPanel(*engine_, this);
+    tabs_->addTab(models, tr("Models"));
     setCentralWidget(tabs_);
 
     jobsDock_->setObjectName(QStringLiteral("jobsDock"));
@@ -107,6 +110,16 @@ MainWindow::MainWindow(QWidget* parent)
     connect(weights_, &WeightsPanel::fileOpened, this, &MainWindow::addRecent);
     connect(weights_, &WeightsPanel::statusMessage, this, &MainWindow::showStatus);
     connect(generate_, &GeneratePanel::statusMessage, this, &MainWindow::showStatus);
+    connect(models, &ModelsPanel::statusMessage, this, &MainWindow::showStatus);
+    // "Use in Generate": the model (or VAE) goes into the Generate form, which comes to the front.
+    connect(models, &ModelsPanel::useCheckpoint, this, [this](const QString& path) {
+        generate_->setModelPath(path);
+        tabs_->setCurrentWidget(generate_);
+    });
+    connect(models, &ModelsPanel::useVae, this, [this](const QString& path) {
+        generate_->setVaePath(path);
+        tabs_->setCurrentWidget(generate_);
+    });
 
     buildMenus();
     defaultState_ = saveState();

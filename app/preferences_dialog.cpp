@@ -4,8 +4,13 @@
 
 #include <QComboBox>
 #include <QDialogButtonBox>
+#include <QFileDialog>
 #include <QFormLayout>
+#include <QGroupBox>
+#include <QHBoxLayout>
 #include <QLabel>
+#include <QLineEdit>
+#include <QPushButton>
 #include <QSettings>
 #include <algorithm>
 
@@ -39,14 +44,83 @@ PreferencesDialog::PreferencesDialog(const SystemFacts& facts, QWidget* parent)
                             this);
     note->setWordWrap(true);
     auto* buttons = new QDialogButtonBox(QDialogButtonBox::Ok | QDialogButtonBox::Cancel, this);
-    connect(buttons, &QDialogButtonBox::accepted, this, &QDialog::accept);
+    connect(buttons, &QDialogButtonBox::accepted, this, [this] {
+        saveModelFolders();
+        accept();
+    });
     connect(buttons, &QDialogButtonBox::rejected, this, &QDialog::reject);
 
     auto* form = new QFormLayout(this);
     form->addRow(tr("Theme:"), theme_);
     form->addRow(tr("Vulkan device:"), device_);
     form->addRow(note);
+    form->addRow(buildModelFolders());
     form->addRow(buttons);
+}
+
+QStringList PreferencesDialog::modelFolderKeys()
+{
+    return {QStringLiteral("models/checkpoints"), QStringLiteral("models/vae"), QStringLiteral("models/loras"),
+            QStringLiteral("models/embeddings")};
+}
+
+QWidget* PreferencesDialog::buildModelFolders()
+{
+    auto* group = new QGroupBox(tr("Model folders"), this);
+    group->setObjectName(QStringLiteral("modelFoldersGroup"));
+    auto* form = new QFormLayout(group);
+    const QStringList labels = {tr("Checkpoints:"), tr("VAE:"), tr("LoRA:"), tr("Embeddings:")};
+    const QStringList examples = {QStringLiteral("stable-diffusion-webui/models/Stable-diffusion"),
+                                  QStringLiteral("stable-diffusion-webui/models/VAE"),
+                                  QStringLiteral("stable-diffusion-webui/models/Lora"),
+                                  QStringLiteral("stable-diffusion-webui/embeddings")};
+    QSettings s;
+    const QStringList keys = modelFolderKeys();
+    for (int i = 0; i < keys.size(); ++i) {
+        const QString& key = keys[i];
+        auto* edit = new QLineEdit(s.value(key).toString(), group);
+        edit->setObjectName(QStringLiteral("folderEdit_") + key.section(QLatin1Char('/'), 1));
+        edit->setPlaceholderText(tr("e.g. %1").arg(examples[i]));
+        edit->setClearButtonEnabled(true);
+        auto* browse = new QPushButton(tr("Browse…"), group);
+        browse->setObjectName(QStringLiteral("folderBrowse_") + key.section(QLatin1Char('/'), 1));
+        connect(browse, &QPushButton::clicked, this, [this, edit, label = labels[i]] {
+            const QString dir = QFileDialog::getExistingDirectory(this, label.chopped(1), edit->text());
+            if (!dir.isEmpty()) edit->setText(dir);
+        });
+        auto* row = new QHBoxLayout;
+        row->addWidget(edit, 1);
+        row->addWidget(browse);
+        form->addRow(labels[i], row);
+        folders_.insert(key, edit);
+    }
+    auto* note = new QLabel(tr("Folders are searched with their subfolders for .safetensors, .ckpt, .pt, .pth and "
+                               ".bin files and diffusers folders; A1111 and ComfyUI folders can be used as they are."),
+                            group);
+    note->setWordWrap(true);
+    form->addRow(note);
+    return group;
+}
+
+QString PreferencesDialog::modelFolder(const QString& key) const
+{
+    const auto* edit = folders_.value(key);
+    return edit ? edit->text().trimmed() : QString();
+}
+
+void PreferencesDialog::setModelFolder(const QString& key, const QString& path)
+{
+    if (auto* edit = folders_.value(key)) edit->setText(path);
+}
+
+void PreferencesDialog::saveModelFolders() const
+{
+    QSettings s;
+    for (auto it = folders_.cbegin(); it != folders_.cend(); ++it) {
+        const QString path = it.value()->text().trimmed();
+        if (path.isEmpty()) s.remove(it.key());
+        else s.setValue(it.key(), path);
+    }
 }
 
 QString PreferencesDialog::theme() const

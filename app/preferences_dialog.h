@@ -1,9 +1,11 @@
-// File > Preferences: the look and the Vulkan device, kept in QSettings.
+// File > Preferences: the look, the Vulkan device and the model folders, kept in QSettings.
 #pragma once
 
 #include <QDialog>
+#include <QMap>
 
 class QComboBox;
+class QLineEdit;
 
 namespace kiln::app {
 
@@ -16,10 +18,20 @@ public:
 
     QString theme() const;          // "system", "light", "dark"
     QString vulkanDevice() const;   // "" for automatic, else the device's name
+    // Folder per settings key ("models/checkpoints", "models/vae", "models/loras", "models/embeddings").
+    QString modelFolder(const QString& key) const;
+    void setModelFolder(const QString& key, const QString& path);
+    // Writes the model folders to QSettings (done on OK).
+    void saveModelFolders() const;
+
+    static QStringList modelFolderKeys();
 
 private:
+    QWidget* buildModelFolders();
+
     QComboBox* theme_;
     QComboBox* device_;
+    QMap<QString, QLineEdit*> folders_;
 };
 
 }  // namespace kiln::app

@@ -3,6 +3,8 @@
 // back; --save-latents keeps the initial noise and the latent after every step for comparing runs.
 #include "cli/generate_command.h"
 
+#include "diffusion/image_conditioning.h"
+#include "diffusion/model_library.h"
 #include "diffusion/png_parameters.h"
 #include "diffusion/samplers.h"
 #include "diffusion/txt2img.h"
@@ -41,8 +43,15 @@ constexpr const char* kUsage = R"(usage: kiln-cli generate --model PATH --prompt
   --schedule NAME      Automatic (default), Uniform, Normal, Karras
   --width N            --height N   (default 512; rounded to a multiple of 8 with a notice)
   --batch N            images in one run (default 1)
+  --batch-count N      runs one after another (default 1); seeds go on counting
   --clip-skip N        A1111's Clip skip (default 1)
   --tokenizer DIR      vocab.json + merges.txt for single-file checkpoints without their own
+  --vae FILE           a separate VAE (.safetensors, .pt) instead of the model's own
+  --init-image FILE    img2img: start from this image (PNG, JPEG, ...; scaled to the size)
+  --strength X         img2img denoising strength, 0..1 (default 0.75)
+  --mask FILE          inpainting: white = repaint, black = keep (or the alpha of a PNG);
+                       the image's size; needs --init-image
+  --mask-blur N        inpainting: Gaussian blur of the mask in pixels (default 4)
   --out DIR            where the images go: DIR/<index>-<seed>.png
   --save-latents FILE  a .safetensors with the initial noise ("noise") and the latent after every
                        step ("step_000", "step_001", ...)
@@ -72,95 +81,18 @@ int fail(std::string message)
     return 1;
 }
 
-// FIPS 180-4 SHA-256, for A1111's "Model hash" (the first 10 hex digits of the checkpoint file's hash).
-class Sha256 {
-public:
-    void update(const std::uint8_t* data, std::size_t size)
-    {
-        total_ += size;
-        while (size) {
-            const std::size_t n = std::min(size, 64 - used_);
-            std::copy(data, data + n, block_.begin() + static_cast<std::ptrdiff_t>(used_));
-            used_ += n, data += n, size -= n;
-            if (used_ == 64) compress(), used_ = 0;
-        }
-    }
-
-    std::string hex()
-    {
-        const std::uint64_t bits = total_ * 8;
-        const std::uint8_t one = 0x80, zero = 0;
-        update(&one, 1);
-        while (used_ != 56) update(&zero, 1);
-        std::uint8_t length[8];
-        for (int i = 0; i < 8; ++i) length[i] = static_cast<std::uint8_t>(bits >> (56 - 8 * i));
-        update(length, 8);
-        std::string out;
-        char buf[9];
-        for (std::uint32_t v : h_) {
-            std::snprintf(buf, sizeof buf, "%08x", v);
-            out += buf;
-        }
-        return out;
-    }
-
-private:
-    static std::uint32_t rotr(std::uint32_t x, int n) { return (x >> n) | (x << (32 - n)); }
-
-    void compress()
-    {
-        static constexpr std::uint32_t k[64] = {
-            0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4, 0xab1c5ed5,
-            0xd807aa98, 0x12835b01, 0x243185be, 0x550c7dc3, 0x72be5d74, 0x80deb1fe, 0x9bdc06a7, 0xc19bf174,
-            0xe49b69c1, 0xefbe4786, 0x0fc19dc6, 0x240ca1cc, 0x2de92c6f, 0x4a7484aa, 0x5cb0a9dc, 0x76f988da,
-            0x983e5152, 0xa831c66d, 0xb00327c8, 0xbf597fc7, 0xc6e00bf3, 0xd5a79147, 0x06ca6351, 0x14292967,
-            0x27b70a85, 0x2e1b2138, 0x4d2c6dfc, 0x53380d13, 0x650a7354, 0x766a0abb, 0x81c2c92e, 0x92722c85,
-            0xa2bfe8a1, 0xa81a664b, 0xc24b8b70, 0xc76c51a3, 0xd192e819, 0xd6990624, 0xf40e3585, 0x106aa070,
-            0x19a4c116, 0x1e376c08, 0x2748774c, 0x34b0bcb5, 0x391c0cb3, 0x4ed8aa4a, 0x5b9cca4f, 0x682e6ff3,
-            0x748f82ee, 0x78a5636f, 0x84c87814, 0x8cc70208, 0x90befffa, 0xa4506ceb, 0xbef9a3f7, 0xc67178f2};
-        std::uint32_t w[64];
-        for (int i = 0; i < 16; ++i)
-            w[i] = (std::uint32_t{block_[4 * i]} << 24) | (std::uint32_t{block_[4 * i + 1]} << 16) |
-                   (std::uint32_t{block_[4 * i + 2]} << 8) | block_[4 * i + 3];
-        for (int i = 16; i < 64; ++i) {
-            const std::uint32_t s0 = rotr(w[i - 15], 7) ^ rotr(w[i - 15], 18) ^ (w[i - 15] >> 3);
-            const std::uint32_t s1 = rotr(w[i - 2], 17) ^ rotr(w[i - 2], 19) ^ (w[i - 2] >> 10);
-            w[i] = w[i - 16] + s0 + w[i - 7] + s1;
-        }
-        auto v = h_;
-        for (int i = 0; i < 64; ++i) {
-            const std::uint32_t s1 = rotr(v[4], 6) ^ rotr(v[4], 11) ^ rotr(v[4], 25);
-            const std::uint32_t ch = (v[4] & v[5]) ^ (~v[4] & v[6]);
-            const std::uint32_t t1 = v[7] + s1 + ch + k[i] + w[i];
-            const std::uint32_t s0 = rotr(v[0], 2) ^ rotr(v[0], 13) ^ rotr(v[0], 22);
-            const std::uint32_t maj = (v[0] & v[1]) ^ (v[0] & v[2]) ^ (v[1] & v[2]);
-            const std::uint32_t t2 = s0 + maj;
-            v = {t1 + t2, v[0], v[1], v[2], v[3] + t1, v[4], v[5], v[6]};
-        }
-        for (int i = 0; i < 8; ++i) h_[static_cast<std::size_t>(i)] += v[static_cast<std::size_t>(i)];
-    }
-
-    std::array<std::uint32_t, 8> h_ = {0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a,
-                                       0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19};
-    std::array<std::uint8_t, 64> block_{};
-    std::size_t used_ = 0;
-    std::uint64_t total_ = 0;
-};
-
-// A1111 hashes the checkpoint file; a diffusers folder has no one file, so it gets no hash.
-std::string shortModelHash(const fs::path& model)
+// A1111 hashes the checkpoint file; a diffusers folder has no one file, so it gets no hash. The hash is kept in
+// the model library's cache (shared with the studio's Models panel), so a multi-GB file is read once.
+std::string shortHashOf(const std::string& path)
 {
     std::error_code ec;
-    if (!fs::is_regular_file(model, ec)) return {};
-    std::ifstream in(model, std::ios::binary);
-    if (!in) return {};
-    Sha256 sha;
-    std::vector<char> buffer(std::size_t{1} << 20);
-    while (in) {
-        in.read(buffer.data(), static_cast<std::streamsize>(buffer.size()));
-        sha.update(reinterpret_cast<const std::uint8_t*>(buffer.data()), static_cast<std::size_t>(in.gcount()));
-    }
-    return sha.hex().substr(0, 10);
+    if (path.empty() || !fs::is_regular_file(path, ec)) return {};
+    kiln::diffusion::HashCache cache;
+    bool fromCache = false;
+    auto sha = cache.sha256(path, {}, &fromCache);
+    if (!sha) return {};
+    if (!fromCache) (void)cache.save();  // a cache that cannot be written only costs the next run a re-hash
+    return kiln::diffusion::shortModelHash(*sha);
 }
 
 // A1111 numbers images on from the highest index already in the folder, so runs never overwrite each other.
@@ -182,8 +114,9 @@ class Progress {
 public:
     explicit Progress(int steps) : steps_(steps), start_(Clock::now()), last_(start_) {}
 
-    void step(int step)
+    void step(int step, int steps)
     {
+        steps_ = steps;  // img2img runs fewer steps than asked for
         const auto now = Clock::now();
         const double elapsed = std::chrono::duration<double>(now - start_).count();
         const double perStep = elapsed / step;
@@ -216,7 +149,8 @@ int runGenerateCommand(int argc, char** argv)
 {
     using namespace kiln::diffusion;
     GenerateRequest req;
-    std::string modelPath, outDir, latentsPath, tokenizerDir;
+    std::string modelPath, outDir, latentsPath, tokenizerDir, initPath, maskPath, vaePath;
+    int batchCount = 1;
     bool havePrompt = false, haveSeed = false;
     for (int i = 2; i < argc; ++i) {
         const std::string a = argv[i];
@@ -254,6 +188,8 @@ int runGenerateCommand(int argc, char** argv)
             if (!integer(req.height, 1)) return usageError("--height needs a positive number");
         } else if (a == "--batch") {
             if (!integer(req.batch, 1)) return usageError("--batch needs a positive number");
+        } else if (a == "--batch-count") {
+            if (!integer(batchCount, 1)) return usageError("--batch-count needs a positive number");
         } else if (a == "--clip-skip") {
             if (!integer(req.clipSkip, 1)) return usageError("--clip-skip needs a positive number");
         } else if (a == "--seed") {
@@ -272,9 +208,19 @@ int runGenerateCommand(int argc, char** argv)
             if (!v || !end || end == v || *end || !(x >= 0 && x <= 100))
                 return usageError("--cfg needs a number from 0 to 100");
             req.cfg = x;
-        } else if (a == "--init-image" || a == "--strength" || a == "--mask" || a == "--img2img" ||
-                   a == "--inpaint") {
-            return usageError(a + ": img2img and inpainting are not supported yet; generate does text-to-image only");
+        } else if (a == "--init-image" || a == "--mask" || a == "--vae") {
+            const char* v = value();
+            if (!v) return usageError(a + " needs a value");
+            (a == "--init-image" ? initPath : a == "--mask" ? maskPath : vaePath) = v;
+        } else if (a == "--mask-blur") {
+            if (!integer(req.maskBlur, 0) || req.maskBlur > 256) return usageError("--mask-blur needs 0 to 256");
+        } else if (a == "--strength") {
+            const char* v = value();
+            char* end = nullptr;
+            const double x = v ? std::strtod(v, &end) : 0;
+            if (!v || !end || end == v || *end || !(x >= 0 && x <= 1))
+                return usageError("--strength needs a number from 0 to 1");
+            req.strength = x;
         } else {
             return usageError("bad or unknown option '" + a + "'");
         }
@@ -282,6 +228,23 @@ int runGenerateCommand(int argc, char** argv)
     if (modelPath.empty()) return usageError("generate needs --model PATH");
     if (!havePrompt) return usageError("generate needs --prompt TEXT");
     if (outDir.empty()) return usageError("generate needs --out DIR");
+    if (!maskPath.empty() && initPath.empty()) return usageError("--mask needs --init-image");
+    if (!latentsPath.empty() && batchCount > 1) return usageError("--save-latents takes one run: drop --batch-count");
+    // The images are read before the (slow) model load, so a wrong path costs nothing.
+    if (!initPath.empty()) {
+        auto init = readRgbImage(initPath);
+        if (!init) return fail(init.error().message());
+        req.initImage = init->pixels;
+        if (!maskPath.empty()) {
+            auto mask = readMaskImage(maskPath);
+            if (!mask) return fail(mask.error().message());
+            if (mask->width != init->width || mask->height != init->height)
+                return fail(maskPath + ": the mask is " + std::to_string(mask->width) + "x" +
+                            std::to_string(mask->height) + ", the init image " + std::to_string(init->width) + "x" +
+                            std::to_string(init->height) + "; they must be the same size");
+            req.mask = mask->pixels;
+        }
+    }
     if (!haveSeed) {
         // A1111's seed -1: a random 32-bit seed, printed and written into the PNG so the image can be made again.
         req.seed = std::random_device{}();
@@ -295,6 +258,8 @@ int runGenerateCommand(int argc, char** argv)
     if (!fs::exists(modelPath, ec)) return fail(modelPath + ": the model does not exist");
     LoadOptions options;
     options.tokenizerDir = tokenizerDir;
+    options.vaePath = vaePath;
+    options.keepUNetHalf = true;  // an fp16 checkpoint stays fp16 in memory; layers widen per call
     auto model = loadStableDiffusion(modelPath, options);
     if (!model) return fail(model.error().message());
     if (!model->report.complete())
@@ -314,32 +279,6 @@ int runGenerateCommand(int argc, char** argv)
         }
         latents.emplace_back(std::move(name), latent.detach().to(torch::kCPU, torch::kFloat).contiguous().clone());
     };
-    Progress progress(req.steps);
-    auto onStep = [&](int step, int, const torch::Tensor&) {
-        progress.step(step);
-        return !gInterrupted.load();
-    };
-
-    gInterrupted.store(false);
-    auto previous = std::signal(SIGINT, onInterrupt);
-    auto out = txt2img(*model, req, onStep, latentsPath.empty() ? LatentCallback{} : LatentCallback(onLatent));
-    std::signal(SIGINT, previous);
-    progress.done();
-    if (!out) {
-        if (isCancelled(out.error())) {
-            std::fprintf(stderr, "kiln-cli: stopped; no images written\n");
-            return 130;
-        }
-        return fail(out.error().message());
-    }
-    for (const auto& notice : out->notices) std::fprintf(stderr, "kiln-cli: note: %s\n", notice.c_str());
-
-    if (!latentsPath.empty()) {
-        auto saved = kiln::io::saveSafetensors(latentsPath, latents, {{"seed", std::to_string(req.seed)}});
-        if (!saved) return fail(saved.error().message());
-        std::printf("%s\n", latentsPath.c_str());
-    }
-
     GenerationParameters params;
     params.prompt = req.prompt;
     params.negativePrompt = req.negative;
@@ -347,26 +286,64 @@ int runGenerateCommand(int argc, char** argv)
     params.sampler = std::string(samplerLabel(choice->sampler));
     params.scheduleType = std::string(scheduleLabel(choice->schedule));
     params.cfgScale = req.cfg;
-    params.width = out->width;
-    params.height = out->height;
-    params.modelHash = shortModelHash(modelPath);
+    params.modelHash = shortHashOf(modelPath);
     fs::path stem = fs::path(modelPath);
     if (!stem.has_filename()) stem = stem.parent_path();  // "folder/" names the folder
     params.model = stem.stem().string();
     if (req.clipSkip > 1) params.set("Clip skip", std::to_string(req.clipSkip));
+    if (req.initImage.defined()) params.set("Denoising strength", formatParameterNumber(req.strength));
+    if (req.mask.defined()) params.set("Mask blur", std::to_string(req.maskBlur));
+    if (!vaePath.empty()) params.set("VAE", fs::path(vaePath).filename().string());
+    if (const std::string vaeHash = shortHashOf(vaePath); !vaeHash.empty()) params.set("VAE hash", vaeHash);
 
     int index = nextImageIndex(outDir);
-    const torch::Tensor images = out->images.contiguous();
-    for (std::size_t i = 0; i < out->seeds.size(); ++i, ++index) {
-        params.seed = out->seeds[i];
-        char name[64];
-        std::snprintf(name, sizeof name, "%05d-%llu.png", index, static_cast<unsigned long long>(out->seeds[i]));
-        const std::string path = (fs::path(outDir) / name).string();
-        const torch::Tensor image = images[static_cast<std::int64_t>(i)].contiguous();
-        auto written = kiln::io::writePng(path, out->width, out->height, 3, image.data_ptr<std::uint8_t>(),
-                                          {{"parameters", formatParameters(params)}});
-        if (!written) return fail(written.error().message());
-        std::printf("%s\n", path.c_str());
+    const std::uint64_t firstSeed = req.seed;
+    for (int n = 0; n < batchCount; ++n) {
+        // A1111's batch count: image i of batch n has seed + n * batch + i
+        req.seed = firstSeed + static_cast<std::uint64_t>(n) * static_cast<std::uint64_t>(req.batch);
+        Progress progress(req.steps);
+        auto onStep = [&](int step, int steps, const torch::Tensor&) {
+            progress.step(step, steps);
+            return !gInterrupted.load();
+        };
+        gInterrupted.store(false);
+        auto previous = std::signal(SIGINT, onInterrupt);
+        const LatentCallback latentCallback = latentsPath.empty() ? LatentCallback{} : LatentCallback(onLatent);
+        auto out = req.initImage.defined() ? img2img(*model, req, onStep, latentCallback)
+                                           : txt2img(*model, req, onStep, latentCallback);
+        std::signal(SIGINT, previous);
+        progress.done();
+        if (!out) {
+            if (isCancelled(out.error())) {
+                std::fprintf(stderr, "kiln-cli: stopped; %s\n", n ? "the images above were written" : "no images written");
+                return 130;
+            }
+            return fail(out.error().message());
+        }
+        if (n == 0)
+            for (const auto& notice : out->notices) std::fprintf(stderr, "kiln-cli: note: %s\n", notice.c_str());
+
+        if (!latentsPath.empty()) {
+            auto saved = kiln::io::saveSafetensors(latentsPath, latents, {{"seed", std::to_string(req.seed)}});
+            if (!saved) return fail(saved.error().message());
+            std::printf("%s\n", latentsPath.c_str());
+        }
+
+        params.width = out->width;
+        params.height = out->height;
+        const torch::Tensor images = out->images.contiguous();
+        for (std::size_t i = 0; i < out->seeds.size(); ++i, ++index) {
+            params.seed = out->seeds[i];
+            char name[64];
+            std::snprintf(name, sizeof name, "%05d-%llu.png", index, static_cast<unsigned long long>(out->seeds[i]));
+            const std::string path = (fs::path(outDir) / name).string();
+            const torch::Tensor image = images[static_cast<std::int64_t>(i)].contiguous();
+            auto written = kiln::io::writePng(path, out->width, out->height, 3, image.data_ptr<std::uint8_t>(),
+                                              {{"parameters", formatParameters(params)}});
+            if (!written) return fail(written.error().message());
+            std::printf("%s\n", path.c_str());
+            std::fflush(stdout);
+        }
     }
     return 0;
 }

@@ -1,6 +1,8 @@
 #include "panels/generate_panel.h"
 
+#include "panels/generate_init_image.h"
 #include "qt/engine_thread.h"
+#include "widgets/mask_editor.h"
 #include "widgets/prompt_highlighter.h"
 
 #include <QApplication>
@@ -10,6 +12,7 @@
 #include <QDoubleSpinBox>
 #include <QDragEnterEvent>
 #include <QDropEvent>
+#include <QElapsedTimer>
 #include <QFileDialog>
 #include <QFileInfo>
 #include <QFormLayout>
@@ -27,8 +30,10 @@
 #include <QSaveFile>
 #include <QScrollArea>
 #include <QSettings>
+#include <QSlider>
 #include <QSpinBox>
 #include <QSplitter>
+#include <QTabBar>
 #include <QVBoxLayout>
 
 #include <algorithm>
@@ -45,6 +50,13 @@ constexpr int kParametersRole = Qt::UserRole + 1;  // A1111's infotext: what Sav
 constexpr int kPreviewSide = 320;
 
 QString qs(const std::string& s) { return QString::fromStdString(s); }
+
+qint64 monotonicMs()
+{
+    static QElapsedTimer clock;
+    if (!clock.isValid()) clock.start();
+    return clock.elapsed();
+}
 
 }  // namespace
 
@@ -76,8 +88,22 @@ GeneratePanel::GeneratePanel(kiln::qt::EngineThread& engine, QWidget* parent) : 
     tokenizerDir_->setPlaceholderText(tr("the model's tokenizer/ (or tokenizer/ beside a single file)"));
     tokenizerDir_->setToolTip(tr("A folder with CLIP's vocab.json and merges.txt. Single-file checkpoints do not "
                                  "carry one; Kiln looks here, then in tokenizer/ beside the file."));
+    vaePath_ = new QLineEdit(settings.value(QStringLiteral("generate/vaePath")).toString(), box);
+    vaePath_->setObjectName(QStringLiteral("generateVaeEdit"));
+    vaePath_->setPlaceholderText(tr("the model's own"));
+    vaePath_->setToolTip(tr("A separate VAE (.safetensors / .ckpt / .pt) to decode with; empty: the model's own"));
+    auto* browseVae = new QPushButton(tr("File…"), box);
+    connect(browseVae, &QPushButton::clicked, this, [this] {
+        const QString f = QFileDialog::getOpenFileName(this, tr("VAE"), vaePath_->text(),
+                                                       tr("VAE weights (*.safetensors *.ckpt *.pt *.pth)"));
+        if (!f.isEmpty()) setVaePath(f);
+    });
+    auto* vaeRow = new QHBoxLayout;
+    vaeRow->addWidget(vaePath_, 1);
+    vaeRow->addWidget(browseVae);
     connect(modelPath_, &QLineEdit::editingFinished, this, &GeneratePanel::rememberPaths);
     connect(tokenizerDir_, &QLineEdit::editingFinished, this, &GeneratePanel::rememberPaths);
+    connect(vaePath_, &QLineEdit::editingFinished, this, &GeneratePanel::rememberPaths);
 
     prompt_ = new QPlainTextEdit(box);
     prompt_->setObjectName(QStringLiteral("generatePromptEdit"));
@@ -139,6 +165,53 @@ GeneratePanel::GeneratePanel(kiln::qt::EngineThread& engine, QWidget* parent) : 
     sizeRow->addWidget(height_);
     batch_ = new QSpinBox(box);
     batch_->setRange(1, 16);
+    batch_->setToolTip(tr("Images per run (one UNet batch)"));
+    batchCount_ = new QSpinBox(box);
+    batchCount_->setObjectName(QStringLiteral("generateBatchCountSpin"));
+    batchCount_->setRange(1, 100);
+    batchCount_->setToolTip(tr("Runs one after another; the seeds go on counting"));
+    auto* batchRow = new QHBoxLayout;
+    batchRow->addWidget(batch_);
+    batchRow->addWidget(new QLabel(tr("× count"), box));
+    batchRow->addWidget(batchCount_);
+
+    mode_ = new QTabBar(this);
+    mode_->setObjectName(QStringLiteral("generateModeTabs"));
+    mode_->addTab(tr("txt2img"));
+    mode_->addTab(tr("img2img"));
+    mode_->addTab(tr("Inpaint"));
+    mode_->setExpanding(false);
+    mode_->setDrawBase(false);
+    // A slider to sweep, a spin box to type: both edit one value, in hundredths on the slider.
+    auto* strengthRow = new QWidget(box);
+    strengthSlider_ = new QSlider(Qt::Horizontal, strengthRow);
+    strengthSlider_->setRange(0, 100);
+    strength_ = new QDoubleSpinBox(strengthRow);
+    strength_->setObjectName(QStringLiteral("generateStrengthSpin"));
+    strength_->setRange(0.0, 1.0);
+    strength_->setSingleStep(0.01);
+    strength_->setDecimals(2);
+    strength_->setToolTip(tr("How much of the init image is redrawn: 0 keeps it, 1 replaces it"));
+    connect(strengthSlider_, &QSlider::valueChanged, strength_, [this](int v) {
+        if (std::lround(strength_->value() * 100) != v) strength_->setValue(v / 100.0);
+    });
+    connect(strength_, &QDoubleSpinBox::valueChanged, strengthSlider_,
+            [this](double v) { strengthSlider_->setValue(static_cast<int>(std::lround(v * 100))); });
+    strength_->setValue(0.75);
+    auto* strengthLayout = new QHBoxLayout(strengthRow);
+    strengthLayout->setContentsMargins(0, 0, 0, 0);
+    strengthLayout->addWidget(strengthSlider_, 1);
+    strengthLayout->addWidget(strength_);
+    maskBlur_ = new QSpinBox(box);
+    maskBlur_->setObjectName(QStringLiteral("generateMaskBlurSpin"));
+    maskBlur_->setRange(0, 64);
+    maskBlur_->setValue(4);
+    maskBlur_->setSuffix(tr(" px"));
+    maskBlur_->setToolTip(tr("Softens the mask's edge so the repainted part blends into what is kept"));
+    init_ = new GenerateInitImage(this);
+    init_->setObjectName(QStringLiteral("generateInitImage"));
+    connect(init_, &GenerateInitImage::message, this, &GeneratePanel::showMessage);
+    connect(init_, &GenerateInitImage::sizeFromImage, this, [this](QSize s) { setSize(s.width(), s.height()); });
 
     generate_ = new QPushButton(tr("Generate"), box);
     generate_->setObjectName(QStringLiteral("generateButton"));
@@ -151,6 +224,7 @@ GeneratePanel::GeneratePanel(kiln::qt::EngineThread& engine, QWidget* parent) : 
     progress_ = new QProgressBar(box);
     progress_->setRange(0, 1000);
     progress_->setTextVisible(false);
+    progress_->setObjectName(QStringLiteral("generateProgress"));
     status_ = new QLabel(tr("Ready. Drop a PNG here to restore its parameters."), box);
     status_->setObjectName(QStringLiteral("generateStatus"));
     status_->setWordWrap(true);
@@ -159,6 +233,7 @@ GeneratePanel::GeneratePanel(kiln::qt::EngineThread& engine, QWidget* parent) : 
     auto* form = new QFormLayout(box);
     form->addRow(tr("Model:"), modelRow);
     form->addRow(tr("Tokenizer:"), tokenizerDir_);
+    form->addRow(tr("VAE:"), vaeRow);
     form->addRow(tr("Prompt:"), prompt_);
     form->addRow(tr("Negative:"), negative_);
     form->addRow(tr("Sampler:"), sampler_);
@@ -167,11 +242,19 @@ GeneratePanel::GeneratePanel(kiln::qt::EngineThread& engine, QWidget* parent) : 
     form->addRow(tr("CFG scale:"), cfg_);
     form->addRow(tr("Seed:"), seedRow);
     form->addRow(tr("Size:"), sizeRow);
-    form->addRow(tr("Batch:"), batch_);
+    form->addRow(tr("Batch size:"), batchRow);
+    form->addRow(tr("Denoising strength:"), strengthRow);
+    form->addRow(tr("Mask blur:"), maskBlur_);
     form->addRow(buttons);
     form->addRow(progress_);
     form->addRow(status_);
-    box->setMaximumWidth(460);
+    formBox_ = box;
+    auto* left = new QWidget(this);
+    left->setMaximumWidth(460);
+    auto* leftLayout = new QVBoxLayout(left);
+    leftLayout->setContentsMargins(0, 0, 0, 0);
+    leftLayout->addWidget(mode_);
+    leftLayout->addWidget(box, 1);
 
     preview_ = new QLabel(this);
     preview_->setObjectName(QStringLiteral("generatePreview"));
@@ -187,15 +270,22 @@ GeneratePanel::GeneratePanel(kiln::qt::EngineThread& engine, QWidget* parent) : 
     gallery_->setContextMenuPolicy(Qt::CustomContextMenu);
     connect(gallery_, &QListWidget::itemDoubleClicked, this, &GeneratePanel::openLarger);
     connect(gallery_, &QListWidget::customContextMenuRequested, this, &GeneratePanel::galleryMenu);
+    // The init image beside the preview, as source and result are compared side by side.
+    auto* images = new QSplitter(Qt::Horizontal, this);
+    images->addWidget(init_);
+    images->addWidget(preview_);
     auto* results = new QSplitter(Qt::Vertical, this);
-    results->addWidget(preview_);
+    results->addWidget(images);
     results->addWidget(gallery_);
     results->setStretchFactor(0, 3);
     results->setStretchFactor(1, 2);
 
     auto* layout = new QHBoxLayout(this);
-    layout->addWidget(box);
+    layout->addWidget(left);
     layout->addWidget(results, 1);
+
+    connect(mode_, &QTabBar::currentChanged, this, &GeneratePanel::modeChanged);
+    modeChanged();
 
     connect(generate_, &QPushButton::clicked, this, [this] { generate(); });
     connect(cancel_, &QPushButton::clicked, this, &GeneratePanel::cancel);
@@ -207,6 +297,7 @@ kiln::diffusion::GenerateJobConfig GeneratePanel::config() const
     kiln::diffusion::GenerateJobConfig c;
     c.modelPath = modelPath_->text().trimmed().toStdString();
     c.tokenizerDir = tokenizerDir_->text().trimmed().toStdString();
+    c.vaePath = vaePath_->text().trimmed().toStdString();
     c.prompt = prompt_->toPlainText().toStdString();
     c.negative = negative_->toPlainText().toStdString();
     c.sampler = sampler_->currentText().toStdString();
@@ -217,12 +308,61 @@ kiln::diffusion::GenerateJobConfig GeneratePanel::config() const
     c.width = width_->value();
     c.height = height_->value();
     c.batch = batch_->value();
+    c.batchCount = batchCount_->value();
+    const Mode m = mode();
+    if (m == Mode::Txt2Img || !init_->hasImage()) return c;
+    // Full resolution: the engine scales image and mask to width x height itself ("Just resize").
+    const QImage rgb = init_->image().convertToFormat(QImage::Format_RGB888);
+    const auto w = static_cast<std::size_t>(rgb.width()), h = static_cast<std::size_t>(rgb.height());
+    c.initWidth = rgb.width();
+    c.initHeight = rgb.height();
+    c.initRgb.resize(w * h * 3);
+    for (std::size_t y = 0; y < h; ++y) std::memcpy(c.initRgb.data() + y * w * 3, rgb.constScanLine(int(y)), w * 3);
+    c.strength = strength_->value();
+    if (m == Mode::Inpaint) {
+        const QImage mask = init_->mask();  // Grayscale8 at the image's size
+        c.mask.resize(w * h);
+        for (std::size_t y = 0; y < h; ++y) std::memcpy(c.mask.data() + y * w, mask.constScanLine(int(y)), w);
+        c.maskBlur = maskBlur_->value();
+    }
     return c;
+}
+
+void GeneratePanel::setMode(Mode mode) { mode_->setCurrentIndex(static_cast<int>(mode)); }
+
+GeneratePanel::Mode GeneratePanel::mode() const { return static_cast<Mode>(std::max(0, mode_->currentIndex())); }
+
+bool GeneratePanel::modeFromId(const QString& id, Mode* mode)
+{
+    static const QStringList ids{QStringLiteral("txt2img"), QStringLiteral("img2img"), QStringLiteral("inpaint")};
+    const auto i = ids.indexOf(id.trimmed().toLower());
+    if (i < 0) return false;
+    *mode = static_cast<Mode>(i);
+    return true;
+}
+
+void GeneratePanel::setStrength(double strength) { strength_->setValue(strength); }
+void GeneratePanel::setMaskBlur(int pixels) { maskBlur_->setValue(pixels); }
+
+void GeneratePanel::modeChanged()
+{
+    const Mode m = mode();
+    auto* form = static_cast<QFormLayout*>(formBox_->layout());
+    form->setRowVisible(strengthSlider_->parentWidget(), m != Mode::Txt2Img);
+    form->setRowVisible(maskBlur_, m == Mode::Inpaint);
+    init_->setVisible(m != Mode::Txt2Img);
+    init_->setInpaint(m == Mode::Inpaint);
 }
 
 void GeneratePanel::setModelPath(const QString& path)
 {
     modelPath_->setText(path);
+    rememberPaths();
+}
+
+void GeneratePanel::setVaePath(const QString& path)
+{
+    vaePath_->setText(path);
     rememberPaths();
 }
 
@@ -257,12 +397,14 @@ void GeneratePanel::setSteps(int steps) { steps_->setValue(steps); }
 int GeneratePanel::steps() const { return steps_->value(); }
 QString GeneratePanel::prompt() const { return prompt_->toPlainText(); }
 QString GeneratePanel::statusText() const { return status_->text(); }
+QString GeneratePanel::progressText() const { return progress_->isTextVisible() ? progress_->format() : QString(); }
 
 void GeneratePanel::rememberPaths()
 {
     QSettings settings;
     settings.setValue(QStringLiteral("generate/modelPath"), modelPath_->text().trimmed());
     settings.setValue(QStringLiteral("generate/tokenizerDir"), tokenizerDir_->text().trimmed());
+    settings.setValue(QStringLiteral("generate/vaePath"), vaePath_->text().trimmed());
 }
 
 void GeneratePanel::showMessage(const QString& text)
@@ -283,6 +425,18 @@ kiln::qt::JobHandle* GeneratePanel::generate()
         showMessage(tr("The model %1 does not exist.").arg(qs(cfg.modelPath)));
         return nullptr;
     }
+    if (!cfg.vaePath.empty() && !QFileInfo::exists(qs(cfg.vaePath))) {
+        showMessage(tr("The VAE %1 does not exist (clear the field to use the model's own).").arg(qs(cfg.vaePath)));
+        return nullptr;
+    }
+    if (mode() != Mode::Txt2Img && cfg.initRgb.empty()) {
+        showMessage(tr("Open, drop or paste the image to start from (or switch to txt2img)."));
+        return nullptr;
+    }
+    if (mode() == Mode::Inpaint && init_->maskIsEmpty()) {
+        showMessage(tr("Paint over the part to repaint first: the left button paints, the right button erases."));
+        return nullptr;
+    }
     rememberPaths();
     QPointer<GeneratePanel> self(this);
     auto onImage = [self](const kiln::diffusion::GenerateResult& r) {
@@ -297,17 +451,25 @@ kiln::qt::JobHandle* GeneratePanel::generate()
             if (self) self->addImage(image, params, notices);
         }, Qt::QueuedConnection);
     };
-    const QString title = tr("Generate: %1").arg(qs(cfg.prompt).left(40));
+    const QString title = (mode() == Mode::Txt2Img   ? tr("Generate: %1")
+                           : mode() == Mode::Img2Img ? tr("img2img: %1")
+                                                     : tr("Inpaint: %1"))
+                              .arg(qs(cfg.prompt).left(40));
     QPointer<kiln::qt::JobHandle> job = engine_.submit(title, kiln::diffusion::makeGenerateJob(cfg, onImage), this);
     jobs_.append(job);
     lastJob_ = job;
     connect(job, &kiln::qt::JobHandle::started, this, [this, job] {
-        if (job) status_->setText(tr("Loading the model…"));
+        if (!job) return;
+        eta_.reset();
+        status_->setText(tr("Loading the model…"));
     });
     connect(job, &kiln::qt::JobHandle::progressChanged, this, [this, job](double p, const QString& message) {
         if (!job || job->isFinished()) return;
         progress_->setValue(p < 0 ? 0 : static_cast<int>(p * 1000));
-        status_->setText(tr("Generating… %1").arg(message));
+        const QString text = eta_.update(message, monotonicMs());
+        progress_->setFormat(text);
+        progress_->setTextVisible(true);
+        status_->setText(tr("Generating… %1").arg(text));
     });
     connect(job, &kiln::qt::JobHandle::previewArrived, this,
             [this](const std::shared_ptr<const kiln::Preview>& p) { if (p) showPreview(*p); });
@@ -316,6 +478,9 @@ kiln::qt::JobHandle* GeneratePanel::generate()
         else if (s == JobState::Cancelled) showMessage(tr("Cancelled."));
         else showMessage(tr("Finished."));
         progress_->setValue(s == JobState::Succeeded ? 1000 : 0);
+        // The last coalesced step preview can land after the finished image; the image is what stays.
+        if (s == JobState::Succeeded && !lastImage_.isNull()) showImageInPreview(lastImage_);
+        progress_->setTextVisible(false);
         jobs_.removeIf([](const QPointer<kiln::qt::JobHandle>& h) { return !h || h->isFinished(); });
         updateButtons();
     });
@@ -340,6 +505,12 @@ void GeneratePanel::showPreview(const kiln::Preview& p)
                                                         Qt::FastTransformation)));
 }
 
+void GeneratePanel::showImageInPreview(const QImage& image)
+{
+    preview_->setPixmap(QPixmap::fromImage(image.scaled(kPreviewSide, kPreviewSide, Qt::KeepAspectRatio,
+                                                        Qt::SmoothTransformation)));
+}
+
 void GeneratePanel::addImage(const QImage& image, const GenerationParameters& params, const QStringList& notices)
 {
     const QString infotext = qs(kiln::diffusion::formatParameters(params));
@@ -351,8 +522,8 @@ void GeneratePanel::addImage(const QImage& image, const GenerationParameters& pa
     item->setToolTip(infotext);
     gallery_->addItem(item);
     if (params.seed) lastSeed_ = static_cast<qint64>(*params.seed);
-    preview_->setPixmap(QPixmap::fromImage(image.scaled(kPreviewSide, kPreviewSide, Qt::KeepAspectRatio,
-                                                        Qt::SmoothTransformation)));
+    lastImage_ = image;
+    showImageInPreview(image);
     if (!notices.isEmpty()) status_->setText(notices.join(QLatin1Char('\n')));
     Q_EMIT imageAdded(gallery_->count() - 1);
 }
@@ -411,6 +582,15 @@ void GeneratePanel::applyParameters(const GenerationParameters& p)
     if (p.seed) setSeed(static_cast<qint64>(*p.seed));
     if (p.width) width_->setValue(*p.width);
     if (p.height) height_->setValue(*p.height);
+    bool ok = false;
+    if (const std::string* v = p.find("Denoising strength")) {
+        const double d = qs(*v).toDouble(&ok);
+        if (ok) strength_->setValue(d);
+    }
+    if (const std::string* v = p.find("Mask blur")) {
+        const int b = qs(*v).toInt(&ok);
+        if (ok) maskBlur_->setValue(b);
+    }
     if (!unknown.isEmpty()) showMessage(tr("Kept the form's %1: Kiln does not have it.").arg(unknown.join(tr(", "))));
 }
 
@@ -472,9 +652,23 @@ void GeneratePanel::galleryMenu(const QPoint& pos)
         auto params = kiln::diffusion::parseParameters(item->data(kParametersRole).toString().toStdString());
         if (params) applyParameters(*params);
     });
+    menu.addAction(tr("Send to img2img"), this, [this, row] { sendToInit(row, Mode::Img2Img); });
+    menu.addAction(tr("Send to inpaint"), this, [this, row] { sendToInit(row, Mode::Inpaint); });
     menu.addSeparator();
     menu.addAction(tr("Delete"), this, [this, row] { delete gallery_->takeItem(row); });
     menu.exec(gallery_->viewport()->mapToGlobal(pos));
+}
+
+void GeneratePanel::sendToInit(int row, Mode mode)
+{
+    QListWidgetItem* item = gallery_->item(row);
+    if (!item) return;
+    init_->setImage(item->data(kImageRole).value<QImage>(), tr("seed %1").arg(item->text()));
+    auto params = kiln::diffusion::parseParameters(item->data(kParametersRole).toString().toStdString());
+    if (params) applyParameters(*params);
+    setMode(mode);
+    showMessage(mode == Mode::Inpaint ? tr("Image %1 is the init image: paint what to repaint.").arg(item->text())
+                                      : tr("Image %1 is the init image.").arg(item->text()));
 }
 
 void GeneratePanel::updateButtons()

@@ -1,11 +1,14 @@
 #include "kiln/generate.h"
 
+#include "diffusion/image_conditioning.h"
+#include "diffusion/model_library.h"
 #include "diffusion/model_loader.h"
 #include "diffusion/samplers.h"
 #include "diffusion/txt2img.h"
 
 #include <torch/torch.h>
 
+#include <algorithm>
 #include <chrono>
 #include <exception>
 #include <filesystem>
@@ -41,7 +44,9 @@ std::string cacheKey(const GenerateJobConfig& c)
     fs::path probe = fs::is_directory(p, ec) ? p / "unet" : p;
     const auto t = fs::last_write_time(probe, ec);
     const auto ticks = ec ? 0 : static_cast<long long>(t.time_since_epoch().count());
-    return c.modelPath + '\n' + c.tokenizerDir + '\n' + std::to_string(ticks);
+    const auto vaeTime = c.vaePath.empty() ? fs::file_time_type{} : fs::last_write_time(c.vaePath, ec);
+    return c.modelPath + '\n' + c.tokenizerDir + '\n' + std::to_string(ticks) + '\n' + c.vaePath + '\n' +
+           std::to_string(static_cast<long long>(vaeTime.time_since_epoch().count()));
 }
 
 Result<std::shared_ptr<const StableDiffusionModel>> cachedModel(const GenerateJobConfig& c)
@@ -53,6 +58,8 @@ Result<std::shared_ptr<const StableDiffusionModel>> cachedModel(const GenerateJo
     cache.model.reset();  // free the old model before reading the new one: two would not fit in memory
     LoadOptions options;
     options.tokenizerDir = c.tokenizerDir;
+    options.vaePath = c.vaePath;
+    options.keepUNetHalf = true;  // an fp16 checkpoint stays fp16 in memory (half the RAM); layers widen per call
     auto loaded = loadStableDiffusion(c.modelPath, options);
     if (!loaded) return loaded.error();
     cache.model = std::make_shared<const StableDiffusionModel>(std::move(*loaded));
@@ -121,48 +128,77 @@ Result<void> run(JobContext& ctx, const GenerateJobConfig& c, const std::functio
     req.width = c.width;
     req.height = c.height;
     req.batch = c.batch;
-
-    ctx.report(0, "step 0/" + std::to_string(req.steps));
-    auto out = txt2img(**model, req, [&](int step, int steps, const torch::Tensor& denoised) {
-        if (ctx.cancelled()) return false;
-        ctx.report(static_cast<double>(step) / steps, "step " + std::to_string(step) + "/" + std::to_string(steps));
-        ctx.emitPreview(latentPreview(denoised));
-        return !ctx.cancelled();
-    });
-    if (!out) {
-        if (isCancelled(out.error()) && ctx.cancelled()) return success();  // the queue marks it Cancelled
-        return out.error();
+    const bool fromImage = !c.initRgb.empty();
+    if (fromImage) {
+        auto image = rgbFromBytes(c.initRgb.data(), c.initRgb.size(), c.initWidth, c.initHeight);
+        if (!image) return image.error();
+        req.initImage = image->pixels;
+        req.strength = c.strength;
+        req.maskBlur = c.maskBlur;
+        if (!c.mask.empty()) {
+            auto mask = maskFromBytes(c.mask.data(), c.mask.size(), c.initWidth, c.initHeight);
+            if (!mask) return mask.error();
+            req.mask = mask->pixels;
+        }
     }
 
+    // Hashing a multi-GB checkpoint takes seconds: use what the Models panel (or kiln-cli) already computed.
+    const std::string modelHash = shortModelHash(cachedSha256(c.modelPath).value_or(""));
+    const std::string vaeHash = c.vaePath.empty() ? "" : shortModelHash(cachedSha256(c.vaePath).value_or(""));
+    // A1111's "Batch count": batches one after another, image i of batch n seeded seed + n * batch + i.
+    const int count = std::max(1, c.batchCount);
+    const std::uint64_t firstSeed = req.seed;
     // A1111 writes the schedule in effect ("DPM++ 2M" + Automatic is Karras), so a PNG reproduces in either tool.
     std::string samplerName = req.sampler, scheduleName = req.schedule;
     if (auto choice = resolveSampler(req.sampler, req.schedule)) {
         samplerName = std::string(samplerLabel(choice->sampler));
         scheduleName = std::string(scheduleLabel(choice->schedule));
     }
-    torch::Tensor images = out->images.contiguous();
-    const auto batch = images.size(0);
-    for (std::int64_t i = 0; i < batch; ++i) {
-        GenerateResult r;
-        r.width = out->width;
-        r.height = out->height;
-        torch::Tensor img = images[i].contiguous();
-        const std::uint8_t* src = img.data_ptr<std::uint8_t>();
-        r.rgb.assign(src, src + img.numel());
-        GenerationParameters& p = r.parameters;
-        p.prompt = c.prompt;
-        p.negativePrompt = c.negative;
-        p.steps = req.steps;
-        p.sampler = samplerName;
-        p.scheduleType = scheduleName;
-        p.cfgScale = req.cfg;
-        p.seed = i < static_cast<std::int64_t>(out->seeds.size()) ? out->seeds[static_cast<std::size_t>(i)]
-                                                                  : req.seed + static_cast<std::uint64_t>(i);
-        p.width = out->width;
-        p.height = out->height;
-        p.model = modelName(c.modelPath);
-        r.notices = out->notices;
-        if (onImage) onImage(r);
+    ctx.report(0, "step 0");
+    for (int n = 0; n < count; ++n) {
+        req.seed = firstSeed + static_cast<std::uint64_t>(n) * static_cast<std::uint64_t>(std::max(1, c.batch));
+        const std::string prefix = count > 1 ? "batch " + std::to_string(n + 1) + "/" + std::to_string(count) + " · " : "";
+        auto onStep = [&](int step, int steps, const torch::Tensor& denoised) {
+            if (ctx.cancelled()) return false;
+            ctx.report((n + static_cast<double>(step) / steps) / count,
+                       prefix + "step " + std::to_string(step) + "/" + std::to_string(steps));
+            ctx.emitPreview(latentPreview(denoised));
+            return !ctx.cancelled();
+        };
+        auto out = fromImage ? img2img(**model, req, onStep) : txt2img(**model, req, onStep);
+        if (!out) {
+            if (isCancelled(out.error()) && ctx.cancelled()) return success();  // the queue marks it Cancelled
+            return out.error();
+        }
+        torch::Tensor images = out->images.contiguous();
+        for (std::int64_t i = 0; i < images.size(0); ++i) {
+            GenerateResult r;
+            r.width = out->width;
+            r.height = out->height;
+            torch::Tensor img = images[i].contiguous();
+            const std::uint8_t* src = img.data_ptr<std::uint8_t>();
+            r.rgb.assign(src, src + img.numel());
+            GenerationParameters& p = r.parameters;
+            p.prompt = c.prompt;
+            p.negativePrompt = c.negative;
+            p.steps = req.steps;
+            p.sampler = samplerName;
+            p.scheduleType = scheduleName;
+            p.cfgScale = req.cfg;
+            p.seed = out->seeds.at(static_cast<std::size_t>(i));
+            p.width = out->width;
+            p.height = out->height;
+            p.model = modelName(c.modelPath);
+            p.modelHash = modelHash;
+            if (!vaeHash.empty()) p.set("VAE hash", vaeHash);
+            if (fromImage) {
+                p.set("Denoising strength", formatParameterNumber(c.strength));
+                if (!c.mask.empty()) p.set("Mask blur", std::to_string(c.maskBlur));
+            }
+            if (!c.vaePath.empty()) p.set("VAE", fs::path(c.vaePath).filename().string());
+            r.notices = out->notices;
+            if (onImage) onImage(r);
+        }
     }
     ctx.report(1, "done");
     return success();

@@ -2,6 +2,7 @@
 
 #include "diffusion/ldm_keys_clip_vae.h"
 #include "diffusion/ldm_keys_unet.h"
+#include "diffusion/memory_estimate.h"
 #include "diffusion/unet_load.h"
 #include "io/checkpoint_torch.h"
 #include "io/safetensors_torch.h"
@@ -326,6 +327,30 @@ struct Parts {
     JsonConfigs json;
 };
 
+// The modules hold every tensor in float32 (the UNet in its file's half type when kept half); the files
+// themselves are mapped, so their pages do not count. Refuses before a single allocation what would push
+// the desktop into swap or the OOM killer.
+Result<void> checkLoadFits(const Parts& parts, const LoadOptions& options, io::DType unetDtype)
+{
+    const auto available = options.memoryAvailable ? options.memoryAvailable : availableMemoryBytes();
+    if (!available) return success();
+    auto bytesOf = [](const io::SafetensorsFile& file, const std::string& prefix, std::uint64_t perValue) {
+        std::uint64_t sum = 0;
+        for (const auto& e : file.index().tensors)
+            if (startsWith(e.name, prefix)) sum += static_cast<std::uint64_t>(e.numel()) * perValue;
+        return sum;
+    };
+    const bool half = options.keepUNetHalf && (unetDtype == io::DType::F16 || unetDtype == io::DType::BF16);
+    const bool single = parts.unet == parts.clip;  // one file holds all three
+    const std::uint64_t need = bytesOf(*parts.unet, single ? kLdmUnetPrefix : "", half ? 2 : 4) +
+                               bytesOf(*parts.vae, parts.vaePrefix, 4) + bytesOf(*parts.clip, parts.clipPrefix, 4);
+    const std::uint64_t margin = std::max<std::uint64_t>(*available / 10, std::uint64_t{512} << 20);
+    if (need + margin <= *available) return success();
+    return makeError("not enough memory to load the model: its weights need about " + formatBytes(need) +
+                         (half ? "" : " in float32") + " and " + formatBytes(*available) + " is available",
+                     parts.unet->path(), "close other programs" + std::string(half ? "" : ", or keep the UNet in half precision"));
+}
+
 Result<StableDiffusionModel> buildModel(const Parts& parts, ClipTokenizer tokenizer, const LoadOptions& options,
                                         LoadReport report)
 {
@@ -361,6 +386,7 @@ Result<StableDiffusionModel> buildModel(const Parts& parts, ClipTokenizer tokeni
     report.vaeConfig = *vaeConfig;
     report.clipConfig = *clipConfig;
 
+    if (auto fits = checkLoadFits(parts, options, fileDtype); !fits) return fits.error();
     try {
         auto unet = createUNet(*unetConfig);
         if (!unet) return unet.error();
@@ -417,6 +443,25 @@ Result<io::SafetensorsFile> openPart(const fs::path& dir, std::initializer_list<
                      ".bin parts are not read: convert the folder to safetensors");
 }
 
+Result<io::SafetensorsFile> openVaeFile(const fs::path& path, std::string& prefix);
+
+// Points `parts` at options.vaePath's VAE instead of the model's own; `holder` keeps the file mapped.
+Result<void> useSeparateVae(const LoadOptions& options, Parts& parts, std::optional<io::SafetensorsFile>& holder,
+                            LoadReport& report)
+{
+    if (options.vaePath.empty()) return success();
+    std::string prefix;
+    auto file = openVaeFile(options.vaePath, prefix);
+    if (!file) return file.error();
+    holder.emplace(std::move(*file));
+    parts.vae = &*holder;
+    parts.vaePrefix = prefix;
+    parts.json.vae = nlohmann::json();  // the folder's vae/config.json describes the VAE replaced
+    report.files.push_back(options.vaePath);  // a .pt's holder is a temporary conversion
+    report.separateVae = options.vaePath;
+    return success();
+}
+
 Result<StableDiffusionModel> loadFolder(const fs::path& root, const LoadOptions& options)
 {
     std::error_code ec;
@@ -440,6 +485,8 @@ Result<StableDiffusionModel> loadFolder(const fs::path& root, const LoadOptions&
     Parts parts{&*unet, &*vae, "", &*clip, "", {}};
     parts.json = {readJson(root / "unet" / "config.json"), readJson(root / "vae" / "config.json"),
                   readJson(root / "text_encoder" / "config.json")};
+    std::optional<io::SafetensorsFile> separateVae;
+    if (auto ok = useSeparateVae(options, parts, separateVae, report); !ok) return ok.error();
     // The modules copy the tensors, so the maps may close when this returns.
     return buildModel(parts, std::move(*tokenizer), options, std::move(report));
 }
@@ -451,7 +498,9 @@ bool isSdKey(const std::string& name)
 
 // A .ckpt's SD tensors, written to a temporary safetensors file that is opened (mapped) and unlinked at once,
 // so the one loader serves both formats. Costs one temporary copy of the weights on disk and in memory.
-Result<io::SafetensorsFile> convertCheckpoint(const fs::path& path)
+Result<io::SafetensorsFile> convertCheckpoint(const fs::path& path,
+                                              std::initializer_list<const char*> prefixes = {kLdmUnetPrefix, kVaePrefix,
+                                                                                             kClipPrefix})
 {
     auto ckpt = io::TorchCheckpoint::open(path.string());
     if (!ckpt) return ckpt.error();
@@ -460,7 +509,7 @@ Result<io::SafetensorsFile> convertCheckpoint(const fs::path& path)
         // torch.save({"state_dict": sd}) (CompVis, A1111) names them state_dict.model.diffusion_model.*, a bare
         // state dict model.diffusion_model.*, other writers nest them deeper: the SD key starts at its prefix.
         std::string name;
-        for (const char* prefix : {kLdmUnetPrefix, kVaePrefix, kClipPrefix}) {
+        for (const char* prefix : prefixes) {
             for (size_t at = t.name.find(prefix); at != std::string::npos; at = t.name.find(prefix, at + 1)) {
                 if (at == 0 || t.name[at - 1] == '.') {
                     name = t.name.substr(at);
@@ -487,6 +536,33 @@ Result<io::SafetensorsFile> convertCheckpoint(const fs::path& path)
     tensors.clear();
     auto file = io::SafetensorsFile::open(tmp.string());
     fs::remove(tmp, ec);  // the map keeps the data alive
+    return file;
+}
+
+// A separate VAE as people have them: A1111's *.vae.pt / *.vae.safetensors (LDM names, bare or under
+// first_stage_model.) or a diffusers vae/ file. `prefix` receives what precedes encoder./decoder. in its keys.
+Result<io::SafetensorsFile> openVaeFile(const fs::path& path, std::string& prefix)
+{
+    std::error_code ec;
+    if (!fs::is_regular_file(path, ec)) return makeError("the VAE file does not exist", path.string());
+    const std::string ext = path.extension().string();
+    const bool pickled = ext == ".ckpt" || ext == ".pt" || ext == ".pth";
+    auto file = pickled ? convertCheckpoint(path, {kVaePrefix, "encoder.", "decoder.", "quant_conv.", "post_quant_conv."})
+                        : io::SafetensorsFile::open(path.string());
+    if (!file) return file.error();
+    prefix.clear();
+    bool found = false;
+    for (const auto& e : file->index().tensors) {
+        if (startsWith(e.name, kVaePrefix)) {
+            prefix = kVaePrefix;
+            found = true;
+            break;
+        }
+        found = found || startsWith(e.name, "decoder.");
+    }
+    if (!found)
+        return makeError("not a VAE: no decoder.* or first_stage_model.decoder.* weights", path.string(),
+                         "choose an SD 1.x VAE file (for example vae-ft-mse-840000-ema-pruned.safetensors)");
     return file;
 }
 
@@ -518,6 +594,8 @@ Result<StableDiffusionModel> loadSingleFile(const fs::path& path, const LoadOpti
     for (const auto& e : tensors)
         if (!isSdKey(e.name)) report.unused.push_back(e.name);
     Parts parts{&*file, &*file, kVaePrefix, &*file, kClipPrefix, {}};
+    std::optional<io::SafetensorsFile> vae;
+    if (auto ok = useSeparateVae(options, parts, vae, report); !ok) return ok.error();
     return buildModel(parts, std::move(*tokenizer), options, std::move(report));
 }
 

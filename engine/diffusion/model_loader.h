@@ -34,6 +34,8 @@
 #include "kiln/result.h"
 
 #include <cstddef>
+#include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -44,6 +46,12 @@ struct LoadOptions {
     std::string tokenizerDir;
     // Keep a half-precision UNet in half (about half the memory); false converts it to float32.
     bool keepUNetHalf = false;
+    // A separate VAE file (.safetensors, .pt, .ckpt; LDM or diffusers names, with or without
+    // first_stage_model.) used instead of the model's own, as A1111's SD VAE setting does.
+    std::string vaePath;
+    // The memory the weights may take, in bytes; nullopt: what the system has available (MemAvailable).
+    // A model whose weights would not fit is refused before anything is allocated.
+    std::optional<std::uint64_t> memoryAvailable;
 };
 
 // What a load found, for the UI to show. Names are the modules' (diffusers) parameter names for
@@ -61,6 +69,7 @@ struct LoadReport {
     std::vector<std::string> unused;
     std::vector<std::string> mismatched;
     std::vector<std::string> files;  // the weight files read, in order
+    std::string separateVae;         // the VAE file used instead of the model's own; empty: its own
 
     bool complete() const { return missing.empty() && mismatched.empty(); }
 };

@@ -147,13 +147,17 @@ std::optional<T> toNumber(std::string_view s)
     return value;
 }
 
-std::string formatNumber(double v)
+}  // namespace
+
+std::string formatParameterNumber(double v)
 {
     if (std::abs(v) < 1e15 && v == std::floor(v)) return std::to_string(static_cast<long long>(v));
     std::array<char, 64> buf{};
     const auto res = std::to_chars(buf.data(), buf.data() + buf.size(), v);
     return std::string(buf.data(), res.ptr);
 }
+
+namespace {
 
 // ^(\d+)x(\d+)$ (Python's $ also matches before one final line break).
 bool parseSize(std::string_view v, int& width, int& height)
@@ -192,7 +196,7 @@ std::optional<std::string> typedValue(const GenerationParameters& p, std::string
     if (key == "Steps" && p.steps) return std::to_string(*p.steps);
     if (key == "Sampler") return text(p.sampler);
     if (key == "Schedule type") return text(p.scheduleType);
-    if (key == "CFG scale" && p.cfgScale) return formatNumber(*p.cfgScale);
+    if (key == "CFG scale" && p.cfgScale) return formatParameterNumber(*p.cfgScale);
     if (key == "Seed" && p.seed) return std::to_string(*p.seed);
     if (key == "Size" && p.width && p.height) return std::to_string(*p.width) + "x" + std::to_string(*p.height);
     if (key == "Model hash") return text(p.modelHash);
@@ -428,7 +432,7 @@ GenerationParameters readComfyGraph(const ComfyGraph& g, const json& sampler)
     if (auto name = str("sampler_name")) p.sampler = comfySamplerLabel(*name);
     if (auto name = str("scheduler")) p.scheduleType = comfyScheduleLabel(*name);
     if (const json* denoise = g.value(ComfyGraph::input(sampler, "denoise"), "denoise"))
-        if (auto v = jsonNumber(*denoise); v && *v != 1.0) p.set("Denoising strength", formatNumber(*v));
+        if (auto v = jsonNumber(*denoise); v && *v != 1.0) p.set("Denoising strength", formatParameterNumber(*v));
 
     auto promptText = [&](std::string_view role) -> std::string {
         const json* encoder = g.search(ComfyGraph::input(sampler, role), {"conditioning", role}, [](const json& n) {

@@ -48,6 +48,9 @@ struct GenerationParameters {
 // comma, a colon or a line break; a value equal to its key is written as the key alone.
 std::string formatParameters(const GenerationParameters& params);
 
+// A number as the infotext writes it: whole numbers without a point ("7"), others shortest ("0.75").
+std::string formatParameterNumber(double v);
+
 // A1111's parse_generation_parameters: the last line is the key/value line when A1111's pattern
 // finds at least 3 pairs in it, else it belongs to the prompt; lines before it are the prompt up to
 // one that starts with "Negative prompt:". Quoted values are unquoted; "Size: WxH" fills width and

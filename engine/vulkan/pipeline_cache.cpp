@@ -1,6 +1,7 @@
 #include "vulkan/pipeline_cache.h"
 
 #include "core/atomic_file.h"
+#include "core/cache_dir.h"
 
 #include <cstdlib>
 #include <cstring>
@@ -14,14 +15,6 @@ namespace kiln::vk {
 namespace {
 
 constexpr std::uintmax_t kMaxCacheBytes = std::uintmax_t(256) << 20;
-
-std::filesystem::path cacheDir()
-{
-    if (const char* d = std::getenv("KILN_CACHE_DIR"); d && *d) return d;
-    if (const char* x = std::getenv("XDG_CACHE_HOME"); x && *x) return std::filesystem::path(x) / "kiln";
-    if (const char* h = std::getenv("HOME"); h && *h) return std::filesystem::path(h) / ".cache" / "kiln";
-    return {};
-}
 
 // The header every driver writes first (Vulkan spec, "Pipeline Cache"): length, version,
 // vendor, device, cache UUID. A file from another GPU or driver build is not handed over.

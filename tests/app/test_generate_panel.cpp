@@ -1,26 +1,40 @@
 // The Generate panel, offscreen, on a tiny seeded SD model in the diffusers layout: it generates into the
 // gallery without stalling the UI, saves PNGs whose `parameters` text reads back, restores the form from a
-// dropped PNG, cancels within a step and says what is wrong with a bad model.
+// dropped PNG, cancels within a step and says what is wrong with a bad model; img2img and inpainting from an
+// init image and a painted mask, Send to img2img from the gallery, and the ETA of a running job.
 #include "../engine/sd_test_models.h"
 #include "kiln/generate.h"
+#include "panels/generate_init_image.h"
 #include "panels/generate_panel.h"
+#include "panels/generate_progress.h"
 #include "qt/engine_thread.h"
 
 #include <QApplication>
+#include <QClipboard>
+#include <QDragEnterEvent>
+#include <QDropEvent>
+#include <QMimeData>
 #include <QElapsedTimer>
 #include <QImage>
 #include <QLabel>
 #include <QListWidget>
 #include <QPlainTextEdit>
+#include <QPushButton>
+#include <QTabBar>
 #include <QTextBlock>
 #include <QTextLayout>
 #include <QSettings>
 #include <QTemporaryDir>
+#include <QSpinBox>
 #include <QTest>
 #include <QTimer>
 
+#include "widgets/mask_editor.h"
+
+#include <cstring>
 #include <functional>
 
+using kiln::app::GenerateInitImage;
 using kiln::app::GeneratePanel;
 
 class TestGeneratePanel : public QObject {
@@ -47,10 +61,50 @@ class TestGeneratePanel : public QObject {
     {
         panel.setModelPath(model_);
         panel.setTokenizerDir({});
+        panel.setVaePath({});
         panel.setPrompt(QStringLiteral("a (bc:1.3), aa <lora:none:0.5>"), QStringLiteral("b"));
         panel.setSize(64, 64);
         panel.setSteps(steps);
         panel.setSeed(42);
+    }
+
+    // A pattern with detail everywhere, so a pixel that changed cannot hide.
+    static QImage pattern(int w, int h)
+    {
+        QImage image(w, h, QImage::Format_RGB888);
+        for (int y = 0; y < h; ++y)
+            for (int x = 0; x < w; ++x)
+                image.setPixelColor(x, y, QColor((x * 37) % 256, (y * 53) % 256, (x * y) % 256));
+        return image;
+    }
+
+    static QImage leftHalfMask(int w, int h)
+    {
+        QImage mask(w, h, QImage::Format_Grayscale8);
+        mask.fill(0);
+        for (int y = 0; y < h; ++y) std::memset(mask.scanLine(y), 255, static_cast<std::size_t>(w / 2));
+        return mask;
+    }
+
+    // Runs the panel's job to the end; the first gallery image, or a null one (with a failure) when none came.
+    static QImage runToImage(GeneratePanel& panel)
+    {
+        const int before = panel.gallery()->count();
+        QPointer<kiln::qt::JobHandle> job = panel.generate();
+        if (!job) {
+            qWarning("no job: %s", qPrintable(panel.statusText()));
+            return {};
+        }
+        QElapsedTimer clock;
+        clock.start();
+        while (job && !job->isFinished() && clock.elapsed() < 120000) QTest::qWait(10);
+        if (!job || job->state() != kiln::JobState::Succeeded) {
+            qWarning("job failed: %s", job ? qPrintable(job->errorText()) : "gone");
+            return {};
+        }
+        QTest::qWait(50);  // the image arrives by queued call
+        if (panel.gallery()->count() <= before) return {};
+        return panel.gallery()->item(before)->data(Qt::UserRole).value<QImage>().convertToFormat(QImage::Format_RGB888);
     }
 
 private Q_SLOTS:
@@ -207,6 +261,279 @@ private Q_SLOTS:
         QCOMPARE(panel.steps(), 20);
         QCOMPARE(panel.config().width, 512);
         QCOMPARE(panel.config().height, 640);
+    }
+
+    // What the form hands the engine in each mode; what it refuses before queuing anything.
+    void configCarriesInitImageAndMask()
+    {
+        kiln::qt::EngineThread engine;
+        GeneratePanel panel(engine);
+        panel.resize(1100, 750);
+        panel.show();
+        fillForm(panel, 3);
+        auto* tabs = panel.findChild<QTabBar*>(QStringLiteral("generateModeTabs"));
+        QVERIFY(tabs);
+        QCOMPARE(tabs->count(), 3);
+        QCOMPARE(panel.mode(), GeneratePanel::Mode::Txt2Img);
+        QVERIFY(!panel.initImage()->isVisible());
+        QCOMPARE(panel.config().strength, 0.75);  // A1111's default
+        QCOMPARE(panel.config().maskBlur, 4);
+        QVERIFY(panel.config().vaePath.empty());
+        const QString noVae = dir_.filePath(QStringLiteral("no-such-vae.safetensors"));
+        panel.setVaePath(noVae);
+        QCOMPARE(QString::fromStdString(panel.config().vaePath), noVae);
+        QVERIFY(!panel.generate());
+        QVERIFY2(panel.statusText().contains(QStringLiteral("VAE")), qPrintable(panel.statusText()));
+        panel.setVaePath({});
+
+        tabs->setCurrentIndex(1);
+        QCOMPARE(panel.mode(), GeneratePanel::Mode::Img2Img);
+        QVERIFY(panel.initImage()->isVisible());
+        QVERIFY(!panel.generate());  // no image yet
+        QVERIFY2(panel.statusText().contains(QStringLiteral("image to start from")), qPrintable(panel.statusText()));
+
+        const QImage init = pattern(100, 60);
+        panel.initImage()->setImage(init, QStringLiteral("test"));
+        panel.setStrength(0.4);
+        auto c = panel.config();
+        QCOMPARE(c.initWidth, 100);
+        QCOMPARE(c.initHeight, 60);
+        QCOMPARE(c.initRgb.size(), std::size_t(100 * 60 * 3));
+        const std::size_t at = (std::size_t(17) * 100 + 42) * 3;  // pixel (42, 17)
+        QCOMPARE(int(c.initRgb[at]), (42 * 37) % 256);
+        QCOMPARE(int(c.initRgb[at + 1]), (17 * 53) % 256);
+        QCOMPARE(int(c.initRgb[at + 2]), (42 * 17) % 256);
+        QCOMPARE(c.strength, 0.4);
+        QVERIFY(c.mask.empty());  // img2img has no mask
+
+        // Size from image: 100x60 rounds to 104x64 (multiples of 8).
+        panel.initImage()->findChild<QPushButton*>(QStringLiteral("initSizeButton"))->click();
+        QCOMPARE(panel.config().width, 104);
+        QCOMPARE(panel.config().height, 64);
+        QCOMPARE(GenerateInitImage::generationSize(QSize(4000, 3000)), QSize(2048, 1536));
+
+        panel.setMode(GeneratePanel::Mode::Inpaint);
+        QCOMPARE(tabs->currentIndex(), 2);
+        QVERIFY(!panel.generate());  // nothing painted yet
+        QVERIFY2(panel.statusText().contains(QStringLiteral("Paint over")), qPrintable(panel.statusText()));
+        panel.initImage()->maskEditor()->canvas()->setMask(leftHalfMask(100, 60));
+        panel.setMaskBlur(9);
+        c = panel.config();
+        QCOMPARE(c.mask.size(), std::size_t(100 * 60));
+        QCOMPARE(int(c.mask[10 * 100 + 49]), 255);
+        QCOMPARE(int(c.mask[10 * 100 + 50]), 0);
+        QCOMPARE(c.maskBlur, 9);
+        QCOMPARE(c.initRgb.size(), std::size_t(100 * 60 * 3));
+
+        panel.setMode(GeneratePanel::Mode::Txt2Img);
+        c = panel.config();
+        QVERIFY(c.initRgb.empty());
+        QVERIFY(c.mask.empty());
+        QCOMPARE(c.initWidth, 0);
+    }
+
+    // Files that do not read, or are too large, leave the current image alone and say why.
+    void initImageRefusesBadFiles()
+    {
+        kiln::qt::EngineThread engine;
+        GeneratePanel panel(engine);
+        panel.setMode(GeneratePanel::Mode::Img2Img);
+        GenerateInitImage* init = panel.initImage();
+        const QString good = dir_.filePath(QStringLiteral("init.png"));
+        QVERIFY(pattern(40, 24).save(good));
+        QVERIFY(init->loadFile(good));
+        QCOMPARE(init->image().size(), QSize(40, 24));
+
+        const QString junk = dir_.filePath(QStringLiteral("junk.png"));
+        {
+            QFile f(junk);
+            QVERIFY(f.open(QIODevice::WriteOnly));
+            f.write("\x89PNG not really");
+        }
+        QVERIFY(!init->loadFile(junk));
+        QVERIFY2(panel.statusText().contains(QStringLiteral("Could not read")), qPrintable(panel.statusText()));
+        QCOMPARE(init->image().size(), QSize(40, 24));
+
+        // A BMP header claiming 20000 x 20000 pixels: refused from the header, before any decoding.
+        const QString huge = dir_.filePath(QStringLiteral("huge.bmp"));
+        {
+            QByteArray bmp(54, '\0');
+            auto put32 = [&bmp](int at, quint32 v) {
+                for (int i = 0; i < 4; ++i) bmp[at + i] = char((v >> (8 * i)) & 0xff);
+            };
+            bmp[0] = 'B';
+            bmp[1] = 'M';
+            put32(2, 54);
+            put32(10, 54);
+            put32(14, 40);
+            put32(18, 12000);  // 108 megapixels; each side within what Qt's BMP reader accepts
+            put32(22, 9000);
+            bmp[26] = 1;
+            bmp[28] = 24;
+            QFile f(huge);
+            QVERIFY(f.open(QIODevice::WriteOnly));
+            f.write(bmp);
+        }
+        QVERIFY(!init->loadFile(huge));
+        QVERIFY2(panel.statusText().contains(QStringLiteral("megapixels")), qPrintable(panel.statusText()));
+        QCOMPARE(init->image().size(), QSize(40, 24));
+
+        // A dropped file and the clipboard are the other ways in.
+        const QString other = dir_.filePath(QStringLiteral("other.png"));
+        QVERIFY(pattern(30, 20).save(other));
+        QMimeData files;
+        files.setUrls({QUrl::fromLocalFile(other)});
+        QDragEnterEvent enter(QPoint(5, 5), Qt::CopyAction, &files, Qt::LeftButton, Qt::NoModifier);
+        QApplication::sendEvent(init, &enter);
+        QVERIFY(enter.isAccepted());
+        QDropEvent drop(QPointF(5, 5), Qt::CopyAction, &files, Qt::LeftButton, Qt::NoModifier);
+        QApplication::sendEvent(init, &drop);
+        QCOMPARE(init->image().size(), QSize(30, 20));
+        QApplication::clipboard()->setImage(pattern(12, 34));
+        QVERIFY(init->paste());
+        QCOMPARE(init->image().size(), QSize(12, 34));
+        QApplication::clipboard()->setText(QStringLiteral("no image here"));
+        QVERIFY(!init->paste());
+        QVERIFY2(panel.statusText().contains(QStringLiteral("no image")), qPrintable(panel.statusText()));
+        QCOMPARE(init->image().size(), QSize(12, 34));
+    }
+
+    void etaFromStepReports()
+    {
+        kiln::app::StepEta eta;
+        QCOMPARE(eta.update(QStringLiteral("loading the model"), 0), QStringLiteral("loading the model"));
+        QCOMPARE(eta.update(QStringLiteral("step 0/20"), 5000), QStringLiteral("step 0/20"));
+        // 5 steps in 6 s: 1.2 s a step, 15 left.
+        QCOMPARE(eta.update(QStringLiteral("step 5/20"), 11000), QStringLiteral("step 5/20 · 1.2 s/step · ETA 0:18"));
+        QCOMPARE(eta.update(QStringLiteral("step 19/20"), 5000 + 19 * 1200),
+                 QStringLiteral("step 19/20 · 1.2 s/step · ETA 0:01"));
+        QCOMPARE(kiln::app::StepEta::formatDuration(3723), QStringLiteral("1:02:03"));
+        QCOMPARE(kiln::app::StepEta::formatDuration(605), QStringLiteral("10:05"));
+        eta.reset();
+        QCOMPARE(eta.update(QStringLiteral("step 3/10"), 0), QStringLiteral("step 3/10"));
+        QCOMPARE(eta.update(QStringLiteral("step 4/10"), 250), QStringLiteral("step 4/10 · 0.25 s/step · ETA 0:02"));
+
+        // On a real job: the progress bar shows the rate and time left while it samples.
+        kiln::qt::EngineThread engine;
+        GeneratePanel panel(engine);
+        panel.show();
+        fillForm(panel, 24);
+        panel.setSize(128, 128);
+        QPointer<kiln::qt::JobHandle> job = panel.generate();
+        QVERIFY(job);
+        QStringList seen;
+        connect(job, &kiln::qt::JobHandle::progressChanged, this, [&] { seen << panel.progressText(); });
+        QTRY_VERIFY_WITH_TIMEOUT(job->isFinished(), 60000);
+        QVERIFY2(job->state() == kiln::JobState::Succeeded, qPrintable(job->errorText()));
+        const QStringList withEta = seen.filter(QStringLiteral(" s/step · ETA "));
+        QVERIFY2(!withEta.isEmpty(), qPrintable(seen.join(QLatin1Char('|'))));
+        static const QRegularExpression shape(QStringLiteral("^step \\d+/24 · [0-9.]+ s/step · ETA \\d+:\\d\\d$"));
+        QVERIFY2(withEta.first().contains(shape),
+                 qPrintable(withEta.first()));
+        QVERIFY(panel.progressText().isEmpty());  // hidden once finished
+    }
+
+    // A gallery image becomes the init image: the mode switches and its parameters come back.
+    void sendToImg2imgFromGallery()
+    {
+        kiln::qt::EngineThread engine;
+        GeneratePanel panel(engine);
+        panel.show();
+        fillForm(panel, 2);
+        const QImage made = runToImage(panel);
+        QVERIFY(!made.isNull());
+        // The finished image stays in the preview, whatever step preview came late.
+        QCOMPARE(panel.previewLabel()->pixmap().toImage().convertToFormat(QImage::Format_RGB32),
+                 made.scaled(320, 320, Qt::KeepAspectRatio, Qt::SmoothTransformation)
+                     .convertToFormat(QImage::Format_RGB32));
+        panel.setSeed(7);
+        panel.setSteps(9);
+        panel.sendToInit(0, GeneratePanel::Mode::Img2Img);
+        QCOMPARE(panel.mode(), GeneratePanel::Mode::Img2Img);
+        QVERIFY(panel.initImage()->isVisible());
+        QCOMPARE(panel.initImage()->image().convertToFormat(QImage::Format_RGB888), made);
+        QCOMPARE(panel.seed(), qint64(42));
+        QCOMPARE(panel.steps(), 2);
+        QCOMPARE(panel.config().initWidth, 64);
+        QVERIFY(!panel.initImage()->maskEditor()->canvas()->isEditable());
+
+        panel.sendToInit(0, GeneratePanel::Mode::Inpaint);
+        QCOMPARE(panel.mode(), GeneratePanel::Mode::Inpaint);
+        QVERIFY(panel.initImage()->maskEditor()->canvas()->isEditable());
+        QVERIFY(panel.initImage()->maskIsEmpty());
+    }
+
+    // End to end on the tiny model (needs the engine's img2img): the requested size comes back, and inpainting
+    // keeps every pixel outside the mask.
+    void img2imgAndInpaintOnTheTinyModel()
+    {
+        kiln::qt::EngineThread engine;
+        GeneratePanel panel(engine);
+        panel.resize(1100, 750);
+        panel.show();
+        fillForm(panel, 4);
+        panel.setMode(GeneratePanel::Mode::Img2Img);
+        panel.initImage()->setImage(pattern(80, 48), QStringLiteral("pattern"));
+        panel.setSize(64, 72);
+        panel.setStrength(0.6);
+        const QImage out = runToImage(panel);
+        QVERIFY(!out.isNull());
+        QCOMPARE(out.size(), QSize(64, 72));
+        const QString first = panel.gallery()->item(0)->toolTip();
+        auto params = kiln::diffusion::parseParameters(first.toStdString());
+        QVERIFY2(params.ok() && params->find("Denoising strength"), qPrintable(first));
+        QCOMPARE(QString::fromStdString(*params->find("Denoising strength")).toDouble(), 0.6);
+
+        // Inpaint the left half of a 64x64 image at its own size, without blur: the right half comes back as it was.
+        const QImage init = pattern(64, 64);
+        panel.setMode(GeneratePanel::Mode::Inpaint);
+        panel.initImage()->setImage(init, QStringLiteral("pattern"));
+        panel.initImage()->maskEditor()->canvas()->setMask(leftHalfMask(64, 64));
+        panel.setSize(64, 64);
+        panel.setMaskBlur(0);
+        panel.setStrength(1.0);
+        const QImage painted = runToImage(panel);
+        QVERIFY(!painted.isNull());
+        QCOMPARE(painted.size(), QSize(64, 64));
+        int changedLeft = 0;
+        for (int y = 0; y < 64; ++y)
+            for (int x = 0; x < 64; ++x) {
+                if (x >= 32)
+                    QVERIFY2(painted.pixel(x, y) == init.pixel(x, y),
+                             qPrintable(QStringLiteral("(%1, %2) changed outside the mask: %3 -> %4")
+                                            .arg(x)
+                                            .arg(y)
+                                            .arg(init.pixelColor(x, y).name(), painted.pixelColor(x, y).name())));
+                else changedLeft += painted.pixel(x, y) != init.pixel(x, y);
+            }
+        QVERIFY2(changedLeft > 64 * 32 / 2, qPrintable(QString::number(changedLeft)));
+        const QString infotext = panel.gallery()->item(1)->toolTip();
+        QVERIFY2(infotext.contains(QStringLiteral("Mask blur: 0")), qPrintable(infotext));
+    }
+
+    void batchCountRunsBatchesWithCountingSeeds()
+    {
+        kiln::qt::EngineThread engine;
+        GeneratePanel panel(engine);
+        fillForm(panel, 1);
+        auto* count = panel.findChild<QSpinBox*>(QStringLiteral("generateBatchCountSpin"));
+        QVERIFY(count);
+        count->setValue(3);
+        QCOMPARE(panel.config().batchCount, 3);
+        QPointer<kiln::qt::JobHandle> job = panel.generate();
+        QVERIFY(job);
+        QTRY_VERIFY_WITH_TIMEOUT(job && job->isFinished(), 60000);
+        QVERIFY2(job->state() == kiln::JobState::Succeeded, qPrintable(job->errorText()));
+        QTRY_COMPARE_WITH_TIMEOUT(panel.gallery()->count(), 3, 5000);
+        QStringList seeds;
+        for (int row = 0; row < 3; ++row) {
+            const QString text = panel.gallery()->item(row)->data(Qt::UserRole + 1).toString();
+            const int at = text.indexOf(QStringLiteral("Seed: "));
+            QVERIFY2(at >= 0, qPrintable(text));
+            seeds << text.mid(at + 6).section(QLatin1Char(','), 0, 0);
+        }
+        seeds.sort();
+        QCOMPARE(seeds, (QStringList{QStringLiteral("42"), QStringLiteral("43"), QStringLiteral("44")}));
     }
 
     void cleanupTestCase() { kiln::diffusion::clearGenerateModelCache(); }

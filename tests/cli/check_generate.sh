@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # kiln-cli generate with a tiny seeded SD model (a diffusers folder written by make_tiny_sd): PNGs with A1111's
-# parameters, same seed -> same bytes, --save-latents, size rounding, and one-line errors.
+# parameters, same seed -> same bytes, --save-latents, size rounding, img2img and inpainting, one-line errors.
 # Usage: check_generate.sh KILN_CLI MAKE_TINY_SD
 set -u
 cli=$1 make_tiny=$2
@@ -72,8 +72,41 @@ else
   fail "a missing tokenizer: one line with where Kiln looked"
 fi
 
-gen --out "$tmp/f" --init-image "$png"; rc=$?
-if [ $rc -eq 2 ] && grep -q 'not supported yet' "$tmp/err"; then pass "img2img is refused as not supported yet"; else fail "img2img is refused as not supported yet"; fi
+gen --out "$tmp/k" --batch 2 --batch-count 2; rc=$?
+if [ $rc -eq 0 ] && [ "$(ls "$tmp/k" | tr '\n' ' ')" = "00000-42.png 00001-43.png 00002-44.png 00003-45.png " ]; then
+  pass "batch count 2 of batch 2: seeds 42 to 45"
+else
+  fail "batch count 2 of batch 2: seeds 42 to 45"; ls "$tmp/k"
+fi
+
+gen --out "$tmp/g" --init-image "$png" --strength 0.5 --steps 4; rc=$?
+# strength 0.5 of 4 steps: int(0.5 * 4) + 1 = 3 sampler steps
+if [ $rc -eq 0 ] && grep -aq 'Denoising strength: 0.5' "$tmp/g/00000-42.png" && grep -q 'step 3/3' "$tmp/err" &&
+   ! cmp -s "$png" "$tmp/g/00000-42.png"; then
+  pass "img2img from a PNG: 3 of 4 steps at strength 0.5, strength in the parameters"
+else
+  fail "img2img from a PNG: 3 of 4 steps at strength 0.5, strength in the parameters"; cat "$tmp/err"
+fi
+
+# A 64x64 binary PGM mask: the left half white (repaint), the right half black (keep).
+{ printf 'P5\n64 64\n255\n'; for _ in $(seq 64); do head -c 32 /dev/zero | tr '\0' '\377'; head -c 32 /dev/zero; done; } >"$tmp/mask.pgm"
+gen --out "$tmp/h" --init-image "$png" --mask "$tmp/mask.pgm" --mask-blur 2; rc=$?
+if [ $rc -eq 0 ] && grep -aq 'Mask blur: 2' "$tmp/h/00000-42.png" && grep -aq 'Denoising strength: 0.75' "$tmp/h/00000-42.png"; then
+  pass "inpainting with a PGM mask writes mask blur and strength"
+else
+  fail "inpainting with a PGM mask writes mask blur and strength"; cat "$tmp/err"
+fi
+
+{ printf 'P5\n32 32\n255\n'; head -c 1024 /dev/zero; } >"$tmp/small.pgm"
+gen --out "$tmp/f" --init-image "$png" --mask "$tmp/small.pgm"; rc=$?
+if [ $rc -eq 1 ] && one_line && grep -q 'same size' "$tmp/err"; then pass "a mask of another size: one line, exit 1"; else fail "a mask of another size: one line, exit 1"; fi
+head -c 100 "$png" >"$tmp/cut.png"
+gen --out "$tmp/f" --init-image "$tmp/cut.png"; rc=$?
+if [ $rc -eq 1 ] && one_line && grep -q 'cut.png' "$tmp/err"; then pass "a truncated init image: one line naming it, exit 1"; else fail "a truncated init image: one line naming it, exit 1"; fi
+gen --out "$tmp/f" --mask "$tmp/mask.pgm"; rc=$?
+if [ $rc -eq 2 ] && grep -q -- '--init-image' "$tmp/err"; then pass "--mask without --init-image: usage error"; else fail "--mask without --init-image: usage error"; fi
+gen --out "$tmp/f" --strength 1.5 --init-image "$png"; rc=$?
+if [ $rc -eq 2 ]; then pass "a strength above 1: usage error"; else fail "a strength above 1: usage error"; fi
 "$cli" generate --prompt x --out "$tmp/f" >"$tmp/out" 2>"$tmp/err"; rc=$?
 if [ $rc -eq 2 ] && grep -q -- '--model' "$tmp/err"; then pass "no model: usage error, exit 2"; else fail "no model: usage error, exit 2"; fi
 gen --out "$tmp/f" --steps zero; rc=$?

@@ -6,7 +6,8 @@
 
 int main(int argc, char** argv)
 {
-    if (argc != 2) {
+    // An argument that looks like an option is a mistake (a folder named "--help" once landed in the tree).
+    if (argc != 2 || argv[1][0] == '-') {
         std::fprintf(stderr, "usage: make_tiny_sd FOLDER\n");
         return 2;
     }

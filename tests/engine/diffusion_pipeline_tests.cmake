@@ -6,3 +6,10 @@ target_precompile_headers(test_sd_pipeline REUSE_FROM kiln_engine)
 target_compile_definitions(test_sd_pipeline PRIVATE KILN_VERSION="${PROJECT_VERSION}")
 set_source_files_properties(${CMAKE_CURRENT_BINARY_DIR}/test_sd_pipeline_autogen/mocs_compilation.cpp
   PROPERTIES SKIP_PRECOMPILE_HEADERS ON)
+
+# img2img, inpainting (plain and 9-channel UNets), a separate VAE file and the memory check.
+kiln_add_qt_test(test_sd_img2img SOURCES test_sd_img2img.cpp LIBS kiln::engine LABELS unit diffusion model)
+target_precompile_headers(test_sd_img2img REUSE_FROM kiln_engine)
+target_compile_definitions(test_sd_img2img PRIVATE KILN_VERSION="${PROJECT_VERSION}")
+set_source_files_properties(${CMAKE_CURRENT_BINARY_DIR}/test_sd_img2img_autogen/mocs_compilation.cpp
+  PROPERTIES SKIP_PRECOMPILE_HEADERS ON)

@@ -24,7 +24,19 @@ struct GenerateJobConfig {
     std::int64_t seed = -1;  // -1: a random seed, chosen when the job starts
     int width = 512;
     int height = 512;
-    int batch = 1;
+    int batch = 1;             // images per run (one UNet batch)
+    int batchCount = 1;        // runs one after another (A1111's "Batch count"); seeds go on counting
+    std::string vaePath;       // a separate VAE (.safetensors / .ckpt / .pt); empty: the model's own
+
+    // img2img and inpainting (A1111's "Just resize": the init image is scaled to width x height).
+    // initRgb: initWidth * initHeight * 3 bytes, row-major RGB; empty: text-to-image.
+    std::vector<std::uint8_t> initRgb;
+    int initWidth = 0;
+    int initHeight = 0;
+    double strength = 0.75;  // A1111's "Denoising strength": 0 keeps the image, 1 replaces it
+    // Inpainting: initWidth * initHeight bytes, 255 = repaint, 0 = keep (values between blend); empty: no mask.
+    std::vector<std::uint8_t> mask;
+    int maskBlur = 4;        // A1111's "Mask blur", Gaussian radius in image pixels
 };
 
 struct GenerateResult {

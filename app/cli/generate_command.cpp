@@ -181,7 +181,7 @@ int runGenerateCommand(int argc, char** argv)
             if (a == "--save-latents") latentsPath = v;
             if (a == "--tokenizer") tokenizerDir = v;
         } else if (a == "--steps") {
-            if (!integer(req.steps, 1)) return usageError("--steps needs a positive number");
+            if (!integer(req.steps, 1) || req.steps > 1000) return usageError("--steps needs a number from 1 to 1000");
         } else if (a == "--width") {
             if (!integer(req.width, 1)) return usageError("--width needs a positive number");
         } else if (a == "--height") {

@@ -9,8 +9,11 @@
 #include <torch/torch.h>
 
 #include <cstring>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <optional>
+#include <utility>
 
 namespace kiln::diffusion {
 
@@ -40,16 +43,76 @@ Result<void> checkSize(int width, int height, const std::string& where)
     return success();
 }
 
-Result<cv::Mat> readFile(const std::string& path, int flags)
+std::uint32_t bigEndian(const unsigned char* p, int bytes)
+{
+    std::uint32_t v = 0;
+    for (int i = 0; i < bytes; ++i) v = (v << 8) | p[i];
+    return v;
+}
+
+// The width and height a PNG, JPEG or BMP header declares, read before decoding: a small file may declare
+// gigapixels (a "decompression bomb"), and OpenCV would allocate them (its own limit is 1 Gpx) before
+// Kiln's 100 Mpx check could refuse. Other formats: nullopt (OpenCV's limit applies).
+std::optional<std::pair<std::uint32_t, std::uint32_t>> declaredSize(std::ifstream& in)
+{
+    unsigned char head[32] = {};
+    in.seekg(0);
+    if (!in.read(reinterpret_cast<char*>(head), sizeof head)) return std::nullopt;
+    if (std::memcmp(head, "\x89PNG\r\n\x1a\n", 8) == 0 && std::memcmp(head + 12, "IHDR", 4) == 0)
+        return std::pair{bigEndian(head + 16, 4), bigEndian(head + 20, 4)};
+    if (head[0] == 'B' && head[1] == 'M') {
+        auto le = [&](int at) {
+            return static_cast<std::int32_t>(head[at] | head[at + 1] << 8 | head[at + 2] << 16 |
+                                             static_cast<std::uint32_t>(head[at + 3]) << 24);
+        };
+        return std::pair{static_cast<std::uint32_t>(std::abs(le(18))), static_cast<std::uint32_t>(std::abs(le(22)))};
+    }
+    if (head[0] != 0xFF || head[1] != 0xD8) return std::nullopt;
+    // JPEG: walk the marker segments to the first start-of-frame
+    in.seekg(2);
+    for (int segments = 0; segments < 4096; ++segments) {
+        unsigned char marker[4];
+        if (!in.read(reinterpret_cast<char*>(marker), 4) || marker[0] != 0xFF) return std::nullopt;
+        const unsigned type = marker[1];
+        const std::uint32_t length = bigEndian(marker + 2, 2);
+        const bool sof = type >= 0xC0 && type <= 0xCF && type != 0xC4 && type != 0xC8 && type != 0xCC;
+        if (sof) {
+            unsigned char frame[5];
+            if (!in.read(reinterpret_cast<char*>(frame), 5)) return std::nullopt;
+            return std::pair{bigEndian(frame + 3, 2), bigEndian(frame + 1, 2)};
+        }
+        if (length < 2) return std::nullopt;
+        in.seekg(length - 2, std::ios::cur);
+    }
+    return std::nullopt;
+}
+
+enum class Wanted { Rgb, Mask };
+
+// Decodes the file for `wanted`: an RGB image flattened onto white where it has alpha (A1111's
+// img2img background), or the grey levels of a mask, or its alpha when that is not flat. JPEGs are read
+// through OpenCV's colour / grey paths so their EXIF rotation applies (they have no alpha).
+Result<cv::Mat> readFile(const std::string& path, Wanted wanted)
 {
     std::error_code ec;
     if (!std::filesystem::is_regular_file(path, ec)) return makeError("the image file does not exist", path);
+    std::ifstream probe(path, std::ios::binary);
+    if (!probe) return makeError("the image file cannot be opened", path);
+    if (auto size = declaredSize(probe))
+        if (auto ok = checkSize(static_cast<int>(std::min<std::uint32_t>(size->first, 1u << 30)),
+                                static_cast<int>(std::min<std::uint32_t>(size->second, 1u << 30)), path);
+            !ok)
+            return ok.error();
+    char signature[8] = {};
+    probe.clear();
+    probe.seekg(0);
+    probe.read(signature, 8);
     // libpng reports a truncated file on stderr before OpenCV gives up; Kiln's own chunk reader says it
     // in one message instead.
-    std::ifstream probe(path, std::ios::binary);
-    char signature[8] = {};
-    if (probe.read(signature, 8) && std::memcmp(signature, "\x89PNG\r\n\x1a\n", 8) == 0)
+    if (std::memcmp(signature, "\x89PNG\r\n\x1a\n", 8) == 0)
         if (auto chunks = io::readPngText(path); !chunks) return chunks.error();
+    const bool jpeg = static_cast<unsigned char>(signature[0]) == 0xFF && static_cast<unsigned char>(signature[1]) == 0xD8;
+    const int flags = !jpeg ? cv::IMREAD_UNCHANGED : wanted == Wanted::Rgb ? cv::IMREAD_COLOR : cv::IMREAD_GRAYSCALE;
     cv::Mat m;
     try {
         m = cv::imread(path, flags);
@@ -65,7 +128,37 @@ Result<cv::Mat> readFile(const std::string& path, int flags)
         m.convertTo(eight, CV_8U, m.depth() == CV_16U ? 1.0 / 257.0 : 255.0);
         m = eight;
     }
-    return m;
+    cv::Mat out;
+    if (wanted == Wanted::Rgb) {
+        if (m.channels() == 4) {
+            cv::Mat bgra, flat;
+            m.convertTo(bgra, CV_32FC4, 1.0 / 255.0);
+            std::vector<cv::Mat> c;
+            cv::split(bgra, c);
+            for (std::size_t i = 0; i < 3; ++i) c[i] = c[i].mul(c[3]) + (1.0 - c[3]);  // over white
+            c.pop_back();
+            cv::merge(c, flat);
+            flat.convertTo(flat, CV_8UC3, 255.0);
+            cv::cvtColor(flat, out, cv::COLOR_BGR2RGB);
+        } else if (m.channels() == 1) {
+            cv::cvtColor(m, out, cv::COLOR_GRAY2RGB);
+        } else {
+            cv::cvtColor(m, out, cv::COLOR_BGR2RGB);
+        }
+        return out;
+    }
+    if (m.channels() == 4) {
+        cv::extractChannel(m, out, 3);
+        // Transparent = keep, opaque = repaint, unless the alpha is flat (an opaque black/white mask).
+        double lo = 0, hi = 0;
+        cv::minMaxLoc(out, &lo, &hi);
+        if (lo == hi) cv::cvtColor(m, out, cv::COLOR_BGRA2GRAY);
+    } else if (m.channels() == 3) {
+        cv::cvtColor(m, out, cv::COLOR_BGR2GRAY);
+    } else {
+        out = m;
+    }
+    return out;
 }
 
 ImageBytes fromMat(const cv::Mat& m)
@@ -122,30 +215,16 @@ torch::Tensor overlayInit(const torch::Tensor& generated, const torch::Tensor& i
 
 Result<ImageBytes> readRgbImage(const std::string& path)
 {
-    auto m = readFile(path, cv::IMREAD_COLOR);
+    auto m = readFile(path, Wanted::Rgb);
     if (!m) return m.error();
-    cv::Mat rgb;
-    cv::cvtColor(*m, rgb, cv::COLOR_BGR2RGB);
-    return fromMat(rgb);
+    return fromMat(*m);
 }
 
 Result<ImageBytes> readMaskImage(const std::string& path)
 {
-    auto m = readFile(path, cv::IMREAD_UNCHANGED);
+    auto m = readFile(path, Wanted::Mask);
     if (!m) return m.error();
-    cv::Mat grey;
-    if (m->channels() == 4) {
-        cv::extractChannel(*m, grey, 3);
-        // Transparent = keep, opaque = repaint, unless the alpha is flat (an opaque black/white mask).
-        double lo = 0, hi = 0;
-        cv::minMaxLoc(grey, &lo, &hi);
-        if (lo == hi) cv::cvtColor(*m, grey, cv::COLOR_BGRA2GRAY);
-    } else if (m->channels() == 3) {
-        cv::cvtColor(*m, grey, cv::COLOR_BGR2GRAY);
-    } else {
-        grey = *m;
-    }
-    return fromMat(grey);
+    return fromMat(*m);
 }
 
 Result<ImageBytes> rgbFromBytes(const std::uint8_t* data, std::size_t size, int width, int height)

@@ -39,7 +39,7 @@ std::uint64_t unetWorkingBytes(const UNetConfig& c, std::int64_t latentH, std::i
     return n * (skips + 20 * widest) * kFloat + scores;
 }
 
-std::uint64_t vaeWorkingBytes(const VaeConfig& c, int width, int height, std::int64_t batch)
+std::uint64_t vaeWorkingBytes(const VaeConfig& c, int width, int height, std::int64_t batch, bool encodes)
 {
     const std::int64_t scale = c.downscale();
     const VaeTiling tiling;
@@ -49,12 +49,16 @@ std::uint64_t vaeWorkingBytes(const VaeConfig& c, int width, int height, std::in
     const auto tileArea = static_cast<std::uint64_t>(tileH * scale * tileW * scale);
     const auto first = static_cast<std::uint64_t>(c.blockOutChannels.front());
     const auto second = static_cast<std::uint64_t>(c.blockOutChannels.size() > 1 ? c.blockOutChannels[1] : first);
-    const auto latentArea = static_cast<std::uint64_t>(tileH * tileW);
-    const std::uint64_t decode = tileArea * (second + 3 * first) * kFloat + latentArea * latentArea * kFloat;
-    // img2img encodes the whole image in one piece
+    // the mid block's single-head attention over every latent pixel: scores and their softmax
+    const auto tileTokens = static_cast<std::uint64_t>(tileH * tileW);
+    const std::uint64_t decode = static_cast<std::uint64_t>(batch) *
+                                 (tileArea * (second + 3 * first) * kFloat + 2 * tileTokens * tileTokens * kFloat);
+    if (!encodes) return decode;
+    // img2img and inpainting models encode one image, whole (no tiles)
     const auto imageArea = static_cast<std::uint64_t>(width) * static_cast<std::uint64_t>(height);
-    const std::uint64_t encode = imageArea * (4 * first) * kFloat;
-    return static_cast<std::uint64_t>(batch) * std::max(decode, encode);
+    const auto tokens = static_cast<std::uint64_t>(height / scale) * static_cast<std::uint64_t>(width / scale);
+    const std::uint64_t encode = imageArea * (4 * first) * kFloat + 2 * tokens * tokens * kFloat;
+    return std::max(decode, encode);
 }
 
 }  // namespace
@@ -62,13 +66,13 @@ std::uint64_t vaeWorkingBytes(const VaeConfig& c, int width, int height, std::in
 std::uint64_t MemoryEstimate::total() const { return std::max(unetBytes, vaeBytes) + otherBytes; }
 
 MemoryEstimate estimateGenerationMemory(const UNetConfig& unet, const VaeConfig& vae, std::uint64_t widenedWeightBytes,
-                                        int width, int height, int batch)
+                                        int width, int height, int batch, bool encodes)
 {
     MemoryEstimate e;
     const std::int64_t scale = vae.downscale();
     const std::int64_t h = height / scale, w = width / scale;
     e.unetBytes = unetWorkingBytes(unet, h, w, batch) + widenedWeightBytes;
-    e.vaeBytes = vaeWorkingBytes(vae, width, height, batch);
+    e.vaeBytes = vaeWorkingBytes(vae, width, height, batch, encodes);
     const auto latent = static_cast<std::uint64_t>(batch * unet.inChannels * h * w) * kFloat;
     const auto image = static_cast<std::uint64_t>(batch) * static_cast<std::uint64_t>(width) *
                        static_cast<std::uint64_t>(height) * 3;
@@ -76,12 +80,15 @@ MemoryEstimate estimateGenerationMemory(const UNetConfig& unet, const VaeConfig&
     return e;
 }
 
-MemoryEstimate estimateGenerationMemory(const StableDiffusionModel& model, int width, int height, int batch)
+MemoryEstimate estimateGenerationMemory(const StableDiffusionModel& model, int width, int height, int batch,
+                                        bool fromImage)
 {
     std::uint64_t widened = 0;
     for (const auto& p : model.unet->parameters())
         if (p.scalar_type() != torch::kFloat32) widened = std::max<std::uint64_t>(widened, p.numel() * kFloat);
-    return estimateGenerationMemory(model.unet->config(), model.vae->config(), widened, width, height, batch);
+    const bool inpaintingModel = model.unet->config().inChannels != model.vae->config().latentChannels;
+    return estimateGenerationMemory(model.unet->config(), model.vae->config(), widened, width, height, batch,
+                                    fromImage || inpaintingModel);
 }
 
 std::optional<std::uint64_t> availableMemoryBytes()

@@ -6,7 +6,10 @@
 //     projection: 20 tensors of the level's width) plus the attention scores of one slice (capped by
 //     AttentionSlicing's budget) plus the widest weight widened to float32 for its layer;
 //   - the VAE decode of the batch (one tile at most per pass when tiled): the widest full-resolution
-//     resnet's input, norm, activation and output (4 tensors of its input width) at the tile's size;
+//     resnet's input, norm, activation and output (4 tensors of its input width) at the tile's size, and
+//     the mid block's attention scores over the tile's latent pixels (one head, not sliced);
+//   - when the run encodes an image (img2img, and every run of a 9-channel inpainting model): the encoder
+//     on the whole image at once, 4 tensors of its first width plus its mid-block attention scores;
 //   - the latents, the noise and the float and uint8 images.
 // The figure is compared with the memory the system has available (MemAvailable) less a margin for the
 // rest of the desktop.
@@ -28,10 +31,11 @@ struct MemoryEstimate {
 };
 
 // From the configs; `widenedWeightBytes` is the largest UNet weight in float32 when the UNet is kept in half
-// precision (each layer widens its weight for the call), 0 otherwise.
+// precision (each layer widens its weight for the call), 0 otherwise; `encodes`: the run encodes an image.
 MemoryEstimate estimateGenerationMemory(const UNetConfig& unet, const VaeConfig& vae, std::uint64_t widenedWeightBytes,
-                                        int width, int height, int batch);
-MemoryEstimate estimateGenerationMemory(const StableDiffusionModel& model, int width, int height, int batch);
+                                        int width, int height, int batch, bool encodes);
+MemoryEstimate estimateGenerationMemory(const StableDiffusionModel& model, int width, int height, int batch,
+                                        bool fromImage);
 
 // MemAvailable from /proc/meminfo, in bytes; nullopt where it cannot be read (then nothing is refused).
 std::optional<std::uint64_t> availableMemoryBytes();

@@ -327,9 +327,9 @@ struct Parts {
     JsonConfigs json;
 };
 
-// The modules hold every tensor in float32 (the UNet in its file's half type when kept half); the files
-// themselves are mapped, so their pages do not count. Refuses before a single allocation what would push
-// the desktop into swap or the OOM killer.
+// The modules hold every tensor in float32 (the UNet in its file's half type when kept half); safetensors
+// files are mapped, so their pages do not count. Refuses before the modules are allocated what would push
+// the desktop into swap or the OOM killer (a .ckpt has been converted by then: see convertCheckpoint).
 Result<void> checkLoadFits(const Parts& parts, const LoadOptions& options, io::DType unetDtype)
 {
     const auto available = options.memoryAvailable ? options.memoryAvailable : availableMemoryBytes();
@@ -549,6 +549,9 @@ Result<io::SafetensorsFile> openVaeFile(const fs::path& path, std::string& prefi
     const bool pickled = ext == ".ckpt" || ext == ".pt" || ext == ".pth";
     auto file = pickled ? convertCheckpoint(path, {kVaePrefix, "encoder.", "decoder.", "quant_conv.", "post_quant_conv."})
                         : io::SafetensorsFile::open(path.string());
+    if (!file && pickled && file.error().message().find("no Stable Diffusion weights") != std::string::npos)
+        return makeError("not a VAE: no decoder.* or first_stage_model.decoder.* weights", path.string(),
+                         "choose an SD 1.x VAE file (for example vae-ft-mse-840000-ema-pruned.safetensors)");
     if (!file) return file.error();
     prefix.clear();
     bool found = false;

@@ -50,7 +50,8 @@ struct LoadOptions {
     // first_stage_model.) used instead of the model's own, as A1111's SD VAE setting does.
     std::string vaePath;
     // The memory the weights may take, in bytes; nullopt: what the system has available (MemAvailable).
-    // A model whose weights would not fit is refused before anything is allocated.
+    // A model whose weights would not fit is refused before its modules are allocated (a .ckpt is read
+    // into memory for conversion before that check).
     std::optional<std::uint64_t> memoryAvailable;
 };
 

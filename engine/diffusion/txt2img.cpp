@@ -28,6 +28,11 @@ torch::Tensor encodeChunk(const StableDiffusionModel& model, const PromptChunk& 
     return z * (originalMean / newMean);
 }
 
+// Beyond these a run is a typo: 1000 is the schedule's timestep count, 8192 px a side is 16x SD 1.x's size.
+constexpr int kMaxSteps = 1000;
+constexpr int kMaxBatch = 64;
+constexpr int kMaxSide = 8192;
+
 int roundTo(int v, int multiple) { return std::max(multiple, (v + multiple / 2) / multiple * multiple); }
 
 }  // namespace
@@ -52,7 +57,7 @@ Result<torch::Tensor> encodePrompt(const StableDiffusionModel& model, const std:
 Result<Img2ImgSteps> img2imgSteps(const SamplerChoice& choice, int steps, double strength,
                                   const NoiseSchedule& schedule)
 {
-    if (steps < 1) return makeError("the step count must be at least 1");
+    if (steps < 1 || steps > kMaxSteps) return makeError("the step count must be 1 to " + std::to_string(kMaxSteps));
     if (!std::isfinite(strength) || strength < 0.0 || strength > 1.0)
         return makeError("the denoising strength must be between 0 and 1");
     int t = static_cast<int>(std::min(strength, 0.999) * steps);
@@ -137,8 +142,13 @@ InitState prepareInit(const StableDiffusionModel& model, const GenerateRequest& 
 Result<GeneratedImages> generate(const StableDiffusionModel& model, const GenerateRequest& request, bool fromImage,
                                  const GenerateCallback& onStep, const LatentCallback& onLatent)
 {
-    if (request.steps < 1) return makeError("the step count must be at least 1");
-    if (request.batch < 1) return makeError("the batch size must be at least 1");
+    if (request.steps < 1 || request.steps > kMaxSteps)
+        return makeError("the step count must be 1 to " + std::to_string(kMaxSteps));
+    if (request.batch < 1 || request.batch > kMaxBatch)
+        return makeError("the batch size must be 1 to " + std::to_string(kMaxBatch));
+    if (request.width < 1 || request.height < 1 || request.width > kMaxSide || request.height > kMaxSide)
+        return makeError("the size must be 1 to " + std::to_string(kMaxSide) + " pixels a side; " +
+                         std::to_string(request.width) + "x" + std::to_string(request.height) + " was asked for");
     if (!std::isfinite(request.cfg)) return makeError("the CFG scale is not a number");
     if (fromImage)
         if (auto ok = checkInit(request); !ok) return ok.error();
@@ -161,7 +171,7 @@ Result<GeneratedImages> generate(const StableDiffusionModel& model, const Genera
                               " (a multiple of " + std::to_string(multiple) + ")");
     const auto available = request.memoryAvailable ? request.memoryAvailable : availableMemoryBytes();
     if (available)
-        if (auto fits = checkFitsInMemory(estimateGenerationMemory(model, out.width, out.height, request.batch),
+        if (auto fits = checkFitsInMemory(estimateGenerationMemory(model, out.width, out.height, request.batch, fromImage),
                                           *available, out.width, out.height, request.batch);
             !fits)
             return fits.error();

@@ -4,6 +4,7 @@
 #include "diffusion/memory_estimate.h"
 #include "diffusion/model_loader.h"
 #include "diffusion/txt2img.h"
+#include "io/png_file.h"
 #include "io/safetensors_torch.h"
 #include "sd_test_models.h"
 
@@ -219,6 +220,39 @@ private Q_SLOTS:
         QVERIFY(torch::equal(blurMask(dot, 0).view({21, 21}) * 255.0, dot.to(torch::kFloat)));
     }
 
+    void imagesAndMasksAreReadAsA1111Reads()
+    {
+        // RGBA: transparent black becomes white, half-transparent red half-way to white (A1111 flattens
+        // img2img inputs onto its white background); as a mask, the alpha is what is repainted.
+        std::vector<std::uint8_t> rgba(4 * 2 * 1);
+        const std::uint8_t pixels[8] = {0, 0, 0, 0, 255, 0, 0, 128};
+        std::copy(pixels, pixels + 8, rgba.begin());
+        const std::string png = (root_ / "alpha.png").string();
+        QVERIFY(kiln::io::writePng(png, 2, 1, 4, rgba.data()).ok());
+        auto rgb = readRgbImage(png);
+        QVERIFY2(rgb.ok(), rgb.ok() ? "" : rgb.error().message().c_str());
+        QCOMPARE(rgb->pixels.sizes(), (torch::IntArrayRef{1, 2, 3}));
+        auto px = [&](int x, int c) { return static_cast<int>(rgb->pixels[0][x][c].item<std::uint8_t>()); };
+        QCOMPARE(px(0, 0), 255);
+        QCOMPARE(px(0, 2), 255);
+        QCOMPARE(px(1, 0), 255);
+        QVERIFY(std::abs(px(1, 1) - 127) <= 1);
+        auto mask = readMaskImage(png);
+        QVERIFY(mask.ok());
+        QCOMPARE(static_cast<int>(mask->pixels[0][0].item<std::uint8_t>()), 0);
+        QCOMPARE(static_cast<int>(mask->pixels[0][1].item<std::uint8_t>()), 128);
+
+        // A PNG that declares 20000 x 20000 pixels is refused from its header, before any decoding.
+        std::string bomb("\x89PNG\r\n\x1a\n\0\0\0\x0dIHDR\0\0\x4e\x20\0\0\x4e\x20\x08\x02\0\0\0", 29);
+        bomb += std::string(4, '\0') + std::string(100, '\0');
+        const fs::path bombPath = root_ / "bomb.png";
+        std::ofstream(bombPath, std::ios::binary) << bomb;
+        auto refused = readRgbImage(bombPath.string());
+        QVERIFY(!refused.ok());
+        QVERIFY2(refused.error().message().find("100 megapixels") != std::string::npos, refused.error().message().c_str());
+        QVERIFY(!readMaskImage((root_ / "missing.png").string()).ok());
+    }
+
     void nineChannelModelsTakeTheMaskAndMaskedImage()
     {
         // With the extra input channels at zero the inpainting UNet computes what the plain one does.
@@ -310,7 +344,7 @@ private Q_SLOTS:
         // 320 channels are ~0.25 GB, the sliced attention scores 1 GB; the VAE's last level holds 256 + 3 x 128
         // channels at 512x512 (~0.7 GB). The estimate must be of that order and grow with size and batch.
         const auto sd = [](int w, int h, int b) {
-            return estimateGenerationMemory(UNetConfig::sd15(), VaeConfig::sd15(), 0, w, h, b);
+            return estimateGenerationMemory(UNetConfig::sd15(), VaeConfig::sd15(), 0, w, h, b, false);
         };
         const MemoryEstimate e = sd(512, 512, 1);
         const double gb = 1024.0 * 1024.0 * 1024.0;
@@ -319,6 +353,11 @@ private Q_SLOTS:
         QVERIFY(sd(768, 768, 1).total() > e.total());
         QVERIFY(sd(512, 512, 2).total() > e.total());
         QVERIFY(!checkFitsInMemory(e, std::uint64_t{1} << 30, 512, 512, 1).ok());
+        // img2img encodes the whole image at once: at 2048x2048 the encoder's one-head attention over
+        // 256x256 latent pixels alone is 65536^2 floats (17 GB), and its softmax as much again.
+        const MemoryEstimate big = estimateGenerationMemory(UNetConfig::sd15(), VaeConfig::sd15(), 0, 2048, 2048, 1, true);
+        QVERIFY2(big.vaeBytes / gb > 32.0, formatBytes(big.vaeBytes).c_str());
+        QVERIFY(sd(2048, 2048, 1).vaeBytes < big.vaeBytes);  // txt2img decodes in 512-pixel tiles
         QVERIFY(checkFitsInMemory(e, std::uint64_t{16} << 30, 512, 512, 1).ok());
     }
 };

@@ -36,7 +36,7 @@ struct GenerateJobConfig {
     double strength = 0.75;  // A1111's "Denoising strength": 0 keeps the image, 1 replaces it
     // Inpainting: initWidth * initHeight bytes, 255 = repaint, 0 = keep (values between blend); empty: no mask.
     std::vector<std::uint8_t> mask;
-    int maskBlur = 4;        // A1111's "Mask blur", Gaussian radius in image pixels
+    int maskBlur = 4;        // A1111's "Mask blur": the Gaussian's sigma in image pixels (it reaches ~2.5 sigma)
 };
 
 struct GenerateResult {

@@ -186,6 +186,8 @@ void MainWindow::showPreferences()
 {
     PreferencesDialog dialog(*facts_, this);
     if (dialog.exec() != QDialog::Accepted) return;
+    // The dialog saved the model folders; a showing Models panel rescans when they changed.
+    if (auto* models = findChild<ModelsPanel*>()) models->foldersChanged();
     setTheme(dialog.theme());
     for (QAction* a : findChildren<QAction*>())
         if (a->objectName() == QStringLiteral("theme_") + dialog.theme()) a->setChecked(true);

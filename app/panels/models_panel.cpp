@@ -18,20 +18,30 @@
 #include <QSplitter>
 #include <QTableWidget>
 #include <QTextBrowser>
+#include <QTimer>
 #include <QVBoxLayout>
 
+#include <atomic>
 #include <filesystem>
+#include <mutex>
 #include <optional>
+#include <utility>
 
 namespace kiln::app {
 
 using kiln::diffusion::ModelEntry;
 using kiln::diffusion::ModelKind;
 
-struct ModelsPanel::HashInbox {
-    std::mutex mutex;
+struct ModelsPanel::HashRun {
+    std::atomic<bool> cancel{false};
+    std::mutex mutex;  // guards what follows: written by the pool task, taken by the UI thread
+    double progress = 0;
+    std::string message;
+    bool fresh = false;  // progress or message changed since the UI last looked
     std::vector<std::pair<std::string, std::string>> done;  // path, sha256
-    std::vector<std::string> failed;
+    std::vector<std::string> problems;
+    bool finished = false;
+    bool cancelled = false;
 };
 
 namespace {
@@ -92,6 +102,10 @@ ModelsPanel::ModelsPanel(kiln::qt::EngineThread& engine, QWidget* parent)
       progress_(new QProgressBar(this)), status_(new QLabel(this)), table_(new QTableWidget(0, ColumnCount, this)),
       details_(new QTextBrowser(this)), metadata_(new QTableWidget(0, 2, this))
 {
+    pool_.setMaxThreadCount(1);
+    hashTimer_ = new QTimer(this);
+    hashTimer_->setInterval(33);  // ~30 Hz, as jobs' updates are coalesced
+    connect(hashTimer_, &QTimer::timeout, this, &ModelsPanel::pollHashing);
     setObjectName(QStringLiteral("modelsPanel"));
     kind_->setObjectName(QStringLiteral("modelKindFilter"));
     kind_->addItem(tr("All kinds"), QStringLiteral("all"));
@@ -189,7 +203,13 @@ ModelsPanel::ModelsPanel(kiln::qt::EngineThread& engine, QWidget* parent)
     updateButtons();
 }
 
-ModelsPanel::~ModelsPanel() = default;
+ModelsPanel::~ModelsPanel()
+{
+    // The task holds only the shared run, never the panel; it stops within one 4 MiB chunk and saves
+    // what it finished.
+    if (hashRun_) hashRun_->cancel = true;
+    pool_.waitForDone();
+}
 
 std::vector<kiln::diffusion::ModelFolder> ModelsPanel::configuredFolders()
 {
@@ -201,6 +221,13 @@ std::vector<kiln::diffusion::ModelFolder> ModelsPanel::configuredFolders()
         if (!path.isEmpty()) folders.push_back({k, path.toStdString()});
     }
     return folders;
+}
+
+bool ModelsPanel::foldersChanged()
+{
+    if (!isVisible() || folderKey(configuredFolders()) == scannedFolders_) return false;
+    rescan();
+    return true;
 }
 
 void ModelsPanel::showEvent(QShowEvent* e)
@@ -256,12 +283,19 @@ kiln::qt::JobHandle* ModelsPanel::rescan()
             status_->setText(s == JobState::Cancelled ? tr("Scan cancelled.") : job->errorText());
             return;
         }
+        // Taken before entries_ is replaced: the rows' kEntryRole indices point into the old list.
+        const ModelEntry* before = selectedEntry();
+        const QString keep = before ? qs(before->path) : QString();
         entries_ = std::move(scan->result->entries);
         problems_.clear();
         for (const auto& p : scan->result->problems) problems_ << qs(p);
         hashes_.clear();
         for (const auto& [path, sha] : scan->known) hashes_.insert(qs(path), qs(sha));
-        fillTable();
+        // Hashed by a run still going whose cache save is not due yet.
+        if (hashRun_)
+            for (auto it = runHashes_.cbegin(); it != runHashes_.cend(); ++it)
+                if (!hashes_.contains(it.key())) hashes_.insert(it.key(), it.value());
+        fillTable(keep);
         std::uint64_t bytes = 0;
         for (const auto& e : entries_) bytes += e.size;
         QString text = (entries_.size() == 1 ? tr("1 model, %1") : tr("%1 models, %2").arg(entries_.size()))
@@ -276,76 +310,121 @@ kiln::qt::JobHandle* ModelsPanel::rescan()
     return job;
 }
 
-kiln::qt::JobHandle* ModelsPanel::computeHashes()
+bool ModelsPanel::computeHashes()
 {
-    std::vector<std::pair<std::string, std::uint64_t>> files;
-    std::uint64_t total = 0;
+    if (hashRun_) return false;  // one run at a time; Cancel stops it
+    std::vector<std::string> files;
     for (const auto& e : entries_)
-        if (!e.diffusersFolder && !hashes_.contains(qs(e.path))) {
-            files.emplace_back(e.path, e.size);
-            total += e.size;
-        }
+        if (!e.diffusersFolder && !hashes_.contains(qs(e.path))) files.push_back(e.path);
     if (files.empty()) {
         status_->setText(entries_.empty() ? tr("Nothing to hash.") : tr("Every file is hashed."));
-        return nullptr;
+        return false;
     }
-    if (job_ && !job_->isFinished()) job_->cancel();
-    auto inbox = std::make_shared<HashInbox>();
-    inbox_ = inbox;
-    auto* job = engine_.submit(
-        (files.size() == 1 ? tr("Hash 1 model file") : tr("Hash %1 model files").arg(files.size())),
-        [files, total, inbox](JobContext& ctx) -> Result<void> {
+    auto run = std::make_shared<HashRun>();
+    hashRun_ = run;
+    runHashes_.clear();
+    // Not an engine job: hours of reading files must not hold up Generate, which waits in the engine's
+    // FIFO. The task shares only `run` with the panel.
+    pool_.start([files, run] {
+        const auto name = [](const std::string& path) { return std::filesystem::path(path).filename().string(); };
+        kiln::diffusion::HashFilesCallbacks cb;
+        cb.cancelled = [&run] { return run->cancel.load(std::memory_order_relaxed); };
+        cb.progress = [&](std::uint64_t done, std::uint64_t total, std::size_t index, const std::string& path) {
+            std::lock_guard lock(run->mutex);
+            run->progress = total ? double(done) / double(total) : 0;
+            run->message = "Hashing " + name(path) + " (" + std::to_string(index + 1) + "/" +
+                           std::to_string(files.size()) + ")";
+            run->fresh = true;
+        };
+        cb.fileDone = [&run](const std::string& path, const kiln::Result<std::string>& sha) {
+            if (!sha) return;  // its message is in the summary's problems
+            std::lock_guard lock(run->mutex);
+            run->done.emplace_back(path, *sha);
+        };
+        kiln::diffusion::HashFilesSummary summary;
+        try {
             kiln::diffusion::HashCache cache;
-            std::uint64_t before = 0;
-            for (std::size_t i = 0; i < files.size() && !ctx.cancelled(); ++i) {
-                const auto& [path, size] = files[i];
-                const std::string what = "Hashing " + std::filesystem::path(path).filename().string() + " (" +
-                                         std::to_string(i + 1) + "/" + std::to_string(files.size()) + ")";
-                auto h = cache.sha256(path, [&](std::uint64_t done, std::uint64_t) {
-                    ctx.report(total ? double(before + done) / double(total) : -1, what);
-                    return !ctx.cancelled();
-                });
-                before += size;
-                if (ctx.cancelled()) break;
-                std::lock_guard lock(inbox->mutex);
-                if (h) inbox->done.emplace_back(path, *h);
-                else inbox->failed.push_back(h.error().message());
-            }
-            // Saved even when cancelled: the files already hashed took their time.
-            if (auto saved = cache.save(); !saved) {
-                std::lock_guard lock(inbox->mutex);
-                inbox->failed.push_back("the hashes could not be kept: " + saved.error().message());
-            }
-            return success();
-        },
-        this);
-    job_ = job;
-    watch(job);
-    connect(job, &kiln::qt::JobHandle::progressChanged, this, &ModelsPanel::takeHashes);
-    connect(job, &kiln::qt::JobHandle::finished, this, [this, job, inbox](JobState s) {
-        takeHashes();
-        std::vector<std::string> failed;
-        {
-            std::lock_guard lock(inbox->mutex);
-            failed.swap(inbox->failed);
+            summary = kiln::diffusion::hashModelFiles(files, cache, cb);
+        } catch (const std::exception& e) {
+            summary.problems.push_back(std::string("hashing stopped: ") + e.what());
         }
-        QStringList lines;
-        for (const auto& f : failed) lines << qs(f);
-        if (job == job_) {
-            if (s == JobState::Cancelled) status_->setText(tr("Hashing cancelled; the files done are kept."));
-            else if (s == JobState::Failed) status_->setText(job->errorText());
-            else if (!lines.isEmpty()) status_->setText(tr("Hashed; %1 files could not be (hover to see why).").arg(lines.size()));
-            else status_->setText(tr("%1 · every file is hashed").arg(summary_));
-            status_->setToolTip(lines.join(QLatin1Char('\n')));
-        }
-        Q_EMIT hashesFinished();
+        std::lock_guard lock(run->mutex);
+        run->problems = std::move(summary.problems);
+        run->cancelled = summary.cancelled;
+        run->finished = true;
     });
-    return job;
+    progress_->setRange(0, 1000);
+    progress_->setValue(0);
+    progress_->show();
+    status_->setText(files.size() == 1 ? tr("Hashing 1 file…") : tr("Hashing %1 files…").arg(files.size()));
+    status_->setToolTip({});
+    hashTimer_->start();
+    updateButtons();
+    return true;
+}
+
+void ModelsPanel::pollHashing()
+{
+    const auto run = hashRun_;
+    if (!run) return hashTimer_->stop();
+    std::vector<std::pair<std::string, std::string>> done;
+    double progress = -1;
+    QString message;
+    bool finished = false;
+    {
+        std::lock_guard lock(run->mutex);
+        done.swap(run->done);
+        if (run->fresh) {
+            progress = run->progress;
+            message = qs(run->message);
+            run->fresh = false;
+        }
+        finished = run->finished;
+    }
+    const ModelEntry* selected = selectedEntry();
+    bool refresh = false;
+    for (const auto& [path, sha] : done) {
+        hashes_.insert(qs(path), qs(sha));
+        runHashes_.insert(qs(path), qs(sha));
+        setRowHash(rowOfPath(qs(path)), qs(sha));
+        refresh = refresh || (selected && selected->path == path);
+    }
+    if (refresh) showDetails();
+    if (progress >= 0 && !finished) {
+        progress_->setValue(int(progress * 1000));
+        if (!job_ || job_->isFinished()) status_->setText(message);
+        Q_EMIT hashProgress(progress, message);
+    }
+    if (finished) finishHashing();
+}
+
+void ModelsPanel::finishHashing()
+{
+    const auto run = std::exchange(hashRun_, nullptr);
+    hashTimer_->stop();
+    runHashes_.clear();
+    QStringList lines;
+    bool cancelled = false;
+    {
+        std::lock_guard lock(run->mutex);
+        for (const auto& p : run->problems) lines << qs(p);
+        cancelled = run->cancelled;
+    }
+    if (!job_ || job_->isFinished()) {
+        progress_->hide();
+        if (cancelled) status_->setText(tr("Hashing cancelled; the files done are kept."));
+        else if (!lines.isEmpty()) status_->setText(tr("Hashed; %1 files could not be (hover to see why).").arg(lines.size()));
+        else status_->setText(tr("%1 · every file is hashed").arg(summary_));
+        status_->setToolTip(lines.join(QLatin1Char('\n')));
+    }
+    updateButtons();
+    Q_EMIT hashesFinished();
 }
 
 void ModelsPanel::cancelJob()
 {
     if (job_) job_->cancel();
+    if (hashRun_) hashRun_->cancel = true;
 }
 
 void ModelsPanel::watch(kiln::qt::JobHandle* job)
@@ -361,33 +440,14 @@ void ModelsPanel::watch(kiln::qt::JobHandle* job)
     });
     connect(job, &kiln::qt::JobHandle::finished, this, [this, job] {
         if (job != job_) return;
-        progress_->hide();
+        if (!hashRun_) progress_->hide();
+        else progress_->setRange(0, 1000);  // the hashing's bar again
         updateButtons();
     });
 }
 
-void ModelsPanel::takeHashes()
+void ModelsPanel::fillTable(const QString& keepSelected)
 {
-    if (!inbox_) return;
-    std::vector<std::pair<std::string, std::string>> done;
-    {
-        std::lock_guard lock(inbox_->mutex);
-        done.swap(inbox_->done);
-    }
-    const ModelEntry* selected = selectedEntry();
-    bool refresh = false;
-    for (const auto& [path, sha] : done) {
-        hashes_.insert(qs(path), qs(sha));
-        setRowHash(rowOfPath(qs(path)), qs(sha));
-        refresh = refresh || (selected && selected->path == path);
-    }
-    if (refresh) showDetails();
-}
-
-void ModelsPanel::fillTable()
-{
-    const ModelEntry* before = selectedEntry();
-    const QString keep = before ? qs(before->path) : QString();
     table_->setUpdatesEnabled(false);
     table_->setSortingEnabled(false);
     table_->clearContents();
@@ -424,7 +484,7 @@ void ModelsPanel::fillTable()
     table_->setSortingEnabled(true);
     table_->setUpdatesEnabled(true);
     applyFilter();
-    if (!keep.isEmpty()) selectModel(keep);
+    if (!keepSelected.isEmpty()) selectModel(keepSelected);
     showDetails();
     updateButtons();
 }
@@ -491,11 +551,12 @@ void ModelsPanel::applyFilter()
 
 void ModelsPanel::updateButtons()
 {
-    const bool busy = job_ && !job_->isFinished();
-    cancel_->setEnabled(busy);
-    // One job at a time: a second click would silently cancel the first.
-    rescan_->setEnabled(!busy);
-    hash_->setEnabled(!busy && !entries_.empty());
+    const bool scanning = job_ && !job_->isFinished();
+    const bool hashing = hashRun_ != nullptr;
+    cancel_->setEnabled(scanning || hashing);
+    // One scan and one hashing run at a time: a second click would silently cancel the first.
+    rescan_->setEnabled(!scanning);
+    hash_->setEnabled(!scanning && !hashing && !entries_.empty());
     const ModelEntry* e = selectedEntry();
     use_->setEnabled(e && (e->kind == ModelKind::Checkpoint || e->kind == ModelKind::Vae));
 }

@@ -6,6 +6,7 @@
 
 #include "kiln/result.h"
 
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -113,6 +114,32 @@ private:
     std::string file_;
     std::map<std::string, CachedHash> entries_;
 };
+
+// Hashes files one after another into `cache`, saving the cache as it goes so that a crash or a
+// cancel loses at most the last second of work: after a file is hashed (not found in the cache) the
+// cache is saved unless it was saved less than `minSaveInterval` ago (many tiny files), and once more
+// at the end when anything is left unsaved. Runs on whatever thread calls it (the app uses a thread
+// pool, never the engine thread, so a long hash does not hold up generation).
+struct HashFilesCallbacks {
+    std::function<bool()> cancelled;  // polled per 4 MiB chunk; true stops after saving what was done
+    // Bytes of all files done so far, their total, and the file being hashed (0-based index).
+    std::function<void(std::uint64_t done, std::uint64_t total, std::size_t index, const std::string& path)> progress;
+    // One call per file finished, after the cache that holds it was saved (when it was due).
+    std::function<void(const std::string& path, const Result<std::string>& sha256)> fileDone;
+    std::chrono::milliseconds minSaveInterval{1000};
+};
+
+struct HashFilesSummary {
+    std::size_t hashed = 0;     // read and hashed now
+    std::size_t fromCache = 0;  // known already
+    std::size_t failed = 0;
+    std::size_t saves = 0;      // times the cache file was written
+    bool cancelled = false;
+    std::vector<std::string> problems;  // files that could not be hashed, a cache that could not be saved
+};
+
+HashFilesSummary hashModelFiles(const std::vector<std::string>& paths, HashCache& cache,
+                                const HashFilesCallbacks& callbacks = {});
 
 // The hash the library has already computed for this file, if its size and time still match: a
 // cheap look-up for the generate job's "Model hash" (it never hashes). nullopt for anything else.

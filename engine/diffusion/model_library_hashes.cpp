@@ -5,6 +5,7 @@
 #include "core/cache_dir.h"
 #include "core/sha256.h"
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <cstring>
@@ -145,7 +146,13 @@ Result<void> HashCache::save() const
     nlohmann::json files = nlohmann::json::object();
     for (const auto& [k, v] : merged)
         files[k] = {{"size", v.size}, {"mtime_ns", v.mtimeNs}, {"sha256", v.sha256}};
-    const std::string text = nlohmann::json{{"version", 1}, {"files", files}}.dump(1);
+    std::string text;
+    try {
+        // Replaces a path that is not UTF-8 rather than throwing from the hashing thread.
+        text = nlohmann::json{{"version", 1}, {"files", files}}.dump(1, ' ', false, nlohmann::json::error_handler_t::replace);
+    } catch (const std::exception& e) {
+        return makeError(std::string("the hash cache could not be written: ") + e.what(), file_);
+    }
     std::error_code ec;
     fs::create_directories(fs::path(file_).parent_path(), ec);
     if (ec) return makeError("cannot create the cache folder: " + ec.message(), fs::path(file_).parent_path().string());
@@ -169,6 +176,66 @@ Result<std::string> HashCache::sha256(const std::string& path, const HashProgres
     if (after && after->size == before->size && after->mtimeNs == before->mtimeNs)
         store(key, before->size, before->mtimeNs, *hash);
     return hash;
+}
+
+HashFilesSummary hashModelFiles(const std::vector<std::string>& paths, HashCache& cache, const HashFilesCallbacks& cb)
+{
+    using Clock = std::chrono::steady_clock;
+    HashFilesSummary summary;
+    auto stopped = [&cb] { return cb.cancelled && cb.cancelled(); };
+    std::vector<std::uint64_t> sizes;
+    std::uint64_t total = 0;
+    for (const auto& p : paths) {
+        const auto stamp = fileStamp(p);
+        sizes.push_back(stamp ? stamp->size : 0);
+        total += sizes.back();
+    }
+    bool unsaved = false;
+    std::optional<Clock::time_point> lastSave;
+    auto save = [&] {
+        auto saved = cache.save();
+        lastSave = Clock::now();
+        unsaved = false;
+        if (saved) ++summary.saves;
+        else summary.problems.push_back("the hashes could not be kept: " + saved.error().message());
+    };
+    std::uint64_t before = 0;
+    for (std::size_t i = 0; i < paths.size(); ++i) {
+        if (stopped()) {
+            summary.cancelled = true;
+            break;
+        }
+        const std::string& path = paths[i];
+        if (cb.progress) cb.progress(before, total, i, path);
+        bool fromCache = false;
+        auto h = cache.sha256(
+            path,
+            [&](std::uint64_t done, std::uint64_t) {
+                if (cb.progress) cb.progress(before + std::min(done, sizes[i]), total, i, path);
+                return !stopped();
+            },
+            &fromCache);
+        before += sizes[i];
+        if (!h && stopped()) {
+            summary.cancelled = true;
+            break;
+        }
+        if (!h) {
+            ++summary.failed;
+            summary.problems.push_back(h.error().message());
+        } else if (fromCache) {
+            ++summary.fromCache;
+        } else {
+            ++summary.hashed;
+            unsaved = true;
+            if (!lastSave || Clock::now() - *lastSave >= cb.minSaveInterval) save();
+        }
+        if (cb.fileDone) cb.fileDone(path, h);
+    }
+    if (!summary.cancelled && stopped()) summary.cancelled = true;
+    // Saved even when cancelled: the files already hashed took their time.
+    if (unsaved) save();
+    return summary;
 }
 
 std::optional<std::string> cachedSha256(const std::string& path)

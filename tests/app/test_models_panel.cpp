@@ -1,7 +1,10 @@
 // The Models panel, offscreen, on model folders set in a temporary QSettings: it lists what a scan job
-// finds, computes hashes with a job (checked against QCryptographicHash), keeps them for the next scan,
-// shows a LoRA's metadata, filters by kind, emits useCheckpoint / useVae, and cancels a long hash.
+// finds, computes hashes off the engine thread (checked against QCryptographicHash) while an engine job
+// still runs at once, keeps each hash on disk as soon as its file is done, keeps them for the next scan,
+// shows a LoRA's metadata, filters by kind, emits useCheckpoint / useVae, cancels a long hash, keeps the
+// selected model across a rescan, and rescans when Preferences changed the folders.
 #include "io/safetensors_file.h"
+#include "main_window.h"
 #include "panels/models_panel.h"
 #include "preferences_dialog.h"
 #include "qt/engine_thread.h"
@@ -10,18 +13,25 @@
 
 #include <QApplication>
 #include <QCryptographicHash>
+#include <QDialogButtonBox>
+#include <QElapsedTimer>
 #include <QFile>
+#include <QLabel>
 #include <QLineEdit>
+#include <QPointer>
 #include <QPushButton>
 #include <QSettings>
 #include <QSignalSpy>
+#include <QTabWidget>
 #include <QTableWidget>
 #include <QTemporaryDir>
 #include <QTest>
 #include <QTextBrowser>
+#include <QTimer>
 
 #include <filesystem>
 #include <fstream>
+#include <functional>
 
 using kiln::app::ModelsPanel;
 namespace fs = std::filesystem;
@@ -59,6 +69,22 @@ int rowOf(QTableWidget* table, const QString& name)
         if (table->item(r, ModelsPanel::Name)->text() == name) return r;
     return -1;
 }
+
+QString selectedName(QTableWidget* table)
+{
+    const auto rows = table->selectionModel()->selectedRows(ModelsPanel::Name);
+    return rows.size() == 1 ? rows.first().data().toString() : QString();
+}
+
+// Removes the files a test added even when it fails, so the next test sees the folders it expects.
+struct RemoveAtEnd {
+    std::vector<fs::path> paths;
+    ~RemoveAtEnd()
+    {
+        std::error_code ec;
+        for (const auto& p : paths) fs::remove(p, ec);
+    }
+};
 
 int visibleRows(QTableWidget* table)
 {
@@ -195,29 +221,129 @@ private Q_SLOTS:
         QVERIFY(!panel.computeHashes());  // nothing left to hash
     }
 
-    void longHashIsCancelled()
+    // Hashing runs beside the engine thread, not in its FIFO: while a 2 GiB file is being hashed, a job
+    // queued on the engine (a Generate click) runs at once. The file hashed before it is already in the
+    // cache on disk (a crash now would not lose it), and Cancel stops mid-file without caching it.
+    void hashingLeavesTheEngineFreeAndIsCancelled()
     {
-        // 1 GiB of zeros, sparse: nothing on disk, seconds to hash, so the cancel lands mid-file.
-        const fs::path big = root_ / "ck/big.ckpt";
+        // 2 GiB of zeros, sparse: nothing on disk, seconds to hash, so the checks land mid-file.
+        const fs::path big = root_ / "ck/big.ckpt", small = root_ / "ck/a_first.safetensors";
+        const RemoveAtEnd cleanup{{big, small}};
         {
             std::ofstream(big, std::ios::binary).flush();
         }
-        fs::resize_file(big, std::uintmax_t{1} << 30);
+        fs::resize_file(big, std::uintmax_t{2} << 30);
+        writeTensors(small, {{"emb_params", {3, 16}}});
         kiln::qt::EngineThread engine;
         ModelsPanel panel(engine);
         QSignalSpy scanned(&panel, &ModelsPanel::scanFinished);
         QVERIFY(panel.rescan());
         QTRY_COMPARE_WITH_TIMEOUT(scanned.count(), 1, 20000);
-        QCOMPARE(panel.entries().size(), std::size_t{5});
-        QPointer<kiln::qt::JobHandle> job = panel.computeHashes();
-        QVERIFY(job);
-        QSignalSpy progressed(job.data(), &kiln::qt::JobHandle::progressChanged);
+        QCOMPARE(panel.entries().size(), std::size_t{6});
+        QSignalSpy progressed(&panel, &ModelsPanel::hashProgress), hashed(&panel, &ModelsPanel::hashesFinished);
+        QVERIFY(panel.computeHashes());
+        QVERIFY(panel.isHashing());
+        QVERIFY(!panel.computeHashes());  // one run at a time
+        const QString smallPath = QString::fromStdString(small.string()), bigPath = QString::fromStdString(big.string());
+        // a_first sorts before big: it is done first, and kept on disk while big is still being read.
+        QTRY_VERIFY_WITH_TIMEOUT(!panel.knownHash(smallPath).isEmpty(), 20000);
+        QCOMPARE(panel.knownHash(smallPath), sha256Of(smallPath));
+        QCOMPARE(QString::fromStdString(kiln::diffusion::HashCache().lookup(small.string()).value_or("")),
+                 sha256Of(smallPath));
         QTRY_VERIFY_WITH_TIMEOUT(progressed.count() > 0, 20000);
-        QTest::mouseClick(panel.findChild<QPushButton*>(QStringLiteral("cancelModelsJobButton")), Qt::LeftButton);
-        QTRY_VERIFY_WITH_TIMEOUT(job->isFinished(), 10000);
-        QCOMPARE(job->state(), kiln::JobState::Cancelled);
-        QVERIFY(panel.knownHash(QString::fromStdString(big.string())).isEmpty());
-        fs::remove(big);
+
+        QElapsedTimer clock;
+        clock.start();
+        QPointer<kiln::qt::JobHandle> quick =
+            engine.submit(QStringLiteral("Generate"), [](kiln::JobContext&) { return kiln::success(); }, &panel);
+        QTRY_VERIFY_WITH_TIMEOUT(quick->isFinished(), 5000);
+        QCOMPARE(quick->state(), kiln::JobState::Succeeded);
+        QVERIFY2(panel.isHashing(), "the engine job waited for the hashing to end");
+        QVERIFY(panel.knownHash(bigPath).isEmpty());
+        QVERIFY(clock.elapsed() < 5000);
+
+        auto* cancel = panel.findChild<QPushButton*>(QStringLiteral("cancelModelsJobButton"));
+        QVERIFY(cancel->isEnabled());
+        QTest::mouseClick(cancel, Qt::LeftButton);
+        QTRY_COMPARE_WITH_TIMEOUT(hashed.count(), 1, 10000);
+        QVERIFY(!panel.isHashing());
+        QVERIFY(panel.knownHash(bigPath).isEmpty());
+        QVERIFY(!kiln::diffusion::HashCache().lookup(big.string()));
+        QVERIFY(panel.findChild<QLabel*>(QStringLiteral("modelsStatus"))->text().contains(QStringLiteral("cancelled")));
+        QVERIFY(!cancel->isEnabled());
+    }
+
+    // A rescan that lists a new file before the selected one keeps the same model selected (by path,
+    // not by its old index into the list).
+    void rescanKeepsTheSelectedModel()
+    {
+        kiln::qt::EngineThread engine;
+        ModelsPanel panel(engine);
+        QSignalSpy scanned(&panel, &ModelsPanel::scanFinished);
+        QVERIFY(panel.rescan());
+        QTRY_COMPARE_WITH_TIMEOUT(scanned.count(), 1, 20000);
+        auto* table = panel.findChild<QTableWidget*>(QStringLiteral("modelTable"));
+        QCOMPARE(panel.entries().size(), std::size_t{4});
+        QCOMPARE(QString::fromStdString(panel.entries()[2].name), QStringLiteral("ink"));  // the 3rd model
+        QVERIFY(panel.selectModel(QStringLiteral("ink")));
+        QCOMPARE(selectedName(table), QStringLiteral("ink"));
+
+        const fs::path early = root_ / "ck/aaa.safetensors";  // lists first: ink becomes the 4th
+        const RemoveAtEnd cleanup{{early}};
+        writeTensors(early, {{"emb_params", {1, 16}}});
+        QVERIFY(panel.rescan());
+        QTRY_COMPARE_WITH_TIMEOUT(scanned.count(), 2, 20000);
+        QCOMPARE(panel.entries().size(), std::size_t{5});
+        QCOMPARE(QString::fromStdString(panel.entries()[3].name), QStringLiteral("ink"));
+        QCOMPARE(selectedName(table), QStringLiteral("ink"));
+        const QString details = panel.findChild<QTextBrowser*>(QStringLiteral("modelDetails"))->toPlainText();
+        QVERIFY2(details.contains(path("lora/ink.safetensors")), qPrintable(details));
+    }
+
+    // File > Preferences accepted with another LoRA folder: the showing Models panel rescans at once.
+    void preferencesRescanTheShowingPanel()
+    {
+        writeTensors(root_ / "lora2/other.safetensors",
+                     {{"lora_unet_mid_block_attentions_0_proj_in.lora_down.weight", {4, 16}},
+                      {"lora_unet_mid_block_attentions_0_proj_in.lora_up.weight", {16, 4}}});
+        struct RestoreLoras {
+            QString path;
+            ~RestoreLoras() { QSettings().setValue(QStringLiteral("models/loras"), path); }
+        } restore{path("lora")};
+        kiln::app::MainWindow w;
+        auto* panel = w.findChild<ModelsPanel*>();
+        QVERIFY(panel);
+        QSignalSpy scanned(panel, &ModelsPanel::scanFinished);
+        w.show();
+        QVERIFY(QTest::qWaitForWindowExposed(&w));
+        auto* tabs = w.findChild<QTabWidget*>(QStringLiteral("panelTabs"));
+        tabs->setCurrentWidget(panel);
+        QTRY_COMPARE_WITH_TIMEOUT(scanned.count(), 1, 20000);
+        QCOMPARE(panel->entries().size(), std::size_t{4});
+
+        bool accepted = false;
+        std::function<void()> accept = [&] {
+            auto* dialog = qobject_cast<kiln::app::PreferencesDialog*>(QApplication::activeModalWidget());
+            if (!dialog) {
+                QTimer::singleShot(20, this, accept);
+                return;
+            }
+            dialog->setModelFolder(QStringLiteral("models/loras"), path("lora2"));
+            auto* buttons = dialog->findChild<QDialogButtonBox*>();
+            QTest::mouseClick(buttons->button(QDialogButtonBox::Ok), Qt::LeftButton);
+            accepted = true;
+        };
+        QTimer::singleShot(0, this, accept);
+        w.showPreferences();
+        QVERIFY(accepted);
+        QCOMPARE(QSettings().value(QStringLiteral("models/loras")).toString(), path("lora2"));
+        QTRY_COMPARE_WITH_TIMEOUT(scanned.count(), 2, 20000);
+        bool other = false, ink = false;
+        for (const auto& e : panel->entries()) {
+            other = other || e.name == "other";
+            ink = ink || e.name == "ink";
+        }
+        QVERIFY(other && !ink);
     }
 };
 

@@ -430,6 +430,94 @@ private Q_SLOTS:
         for (const auto& e : fs::directory_iterator(fs::path(cacheFile).parent_path())) files += e.is_regular_file();
         QCOMPARE(files, 1);
     }
+
+    // Hashing many files saves the cache as it goes: when the first file is reported done, a second
+    // process (a fresh HashCache on the same file) already knows its hash, so a crash during the next
+    // several-GB file loses nothing finished. Many tiny files are not saved once each.
+    void hashingSavesTheCacheAsItGoes()
+    {
+        const fs::path dir = root_ / "batch";
+        const std::string cacheFile = (root_ / "batch-cache/hashes.json").string();
+        std::vector<std::string> paths;
+        for (int i = 0; i < 3; ++i) {
+            const fs::path p = dir / ("m" + std::to_string(i) + ".safetensors");
+            writeBytes(p, randomBytes(5000 + std::size_t(i), unsigned(20 + i)));
+            paths.push_back(p.string());
+        }
+        {
+            HashCache cache(cacheFile);
+            std::vector<std::string> seenOnDisk;
+            std::uint64_t lastDone = 0, total = 0;
+            HashFilesCallbacks cb;
+            cb.minSaveInterval = std::chrono::milliseconds(0);
+            cb.progress = [&](std::uint64_t done, std::uint64_t all, std::size_t, const std::string&) {
+                QVERIFY(done >= lastDone);
+                lastDone = done;
+                total = all;
+            };
+            cb.fileDone = [&](const std::string& path, const kiln::Result<std::string>& sha) {
+                QVERIFY(sha.ok());
+                const HashCache onDisk(cacheFile);  // what survives a crash now
+                QCOMPARE(onDisk.lookup(path).value_or(""), *sha);
+                seenOnDisk.push_back(path);
+            };
+            const auto summary = hashModelFiles(paths, cache, cb);
+            QCOMPARE(seenOnDisk.size(), paths.size());
+            QCOMPARE(summary.hashed, paths.size());
+            QCOMPARE(summary.saves, paths.size());
+            QVERIFY(!summary.cancelled);
+            QCOMPARE(total, std::uint64_t{3 * 5000 + 3});
+            QCOMPARE(lastDone, total);
+        }
+        {
+            // Known now: nothing is read, nothing is written.
+            HashCache cache(cacheFile);
+            const auto summary = hashModelFiles(paths, cache);
+            QCOMPARE(summary.fromCache, paths.size());
+            QCOMPARE(summary.hashed, std::size_t{0});
+            QCOMPARE(summary.saves, std::size_t{0});
+        }
+
+        // 40 tiny files within the save interval: the first is saved at once, the rest once at the end.
+        std::vector<std::string> tiny;
+        for (int i = 0; i < 40; ++i) {
+            const fs::path p = dir / ("tiny" + std::to_string(i) + ".pt");
+            writeBytes(p, randomBytes(100, unsigned(100 + i)));
+            tiny.push_back(p.string());
+        }
+        HashCache cache(cacheFile);
+        HashFilesCallbacks cb;
+        cb.minSaveInterval = std::chrono::hours(1);
+        const auto summary = hashModelFiles(tiny, cache, cb);
+        QCOMPARE(summary.hashed, tiny.size());
+        QCOMPARE(summary.saves, std::size_t{2});
+        const HashCache onDisk(cacheFile);
+        for (const auto& p : tiny) QVERIFY(onDisk.lookup(p).has_value());
+        for (const auto& p : paths) QVERIFY(onDisk.lookup(p).has_value());  // merged, not replaced
+    }
+
+    // Cancelled in the middle of the second file: the first is kept on disk, the second is not cached.
+    void cancelledHashingKeepsTheFilesDone()
+    {
+        const fs::path dir = root_ / "cancel";
+        const std::string cacheFile = (root_ / "cancel-cache/hashes.json").string();
+        const fs::path small = dir / "a.safetensors", big = dir / "b.ckpt";
+        writeBytes(small, randomBytes(3000, 31));
+        writeBytes(big, randomBytes(std::size_t{9} << 20, 32));  // three 4 MiB chunks
+        HashCache cache(cacheFile);
+        HashFilesCallbacks cb;
+        cb.minSaveInterval = std::chrono::hours(1);
+        bool stop = false;
+        cb.cancelled = [&stop] { return stop; };
+        cb.progress = [&](std::uint64_t, std::uint64_t, std::size_t index, const std::string&) { stop = stop || index == 1; };
+        const auto summary = hashModelFiles({small.string(), big.string()}, cache, cb);
+        QVERIFY(summary.cancelled);
+        QCOMPARE(summary.hashed, std::size_t{1});
+        QCOMPARE(summary.failed, std::size_t{0});
+        const HashCache onDisk(cacheFile);
+        QVERIFY(onDisk.lookup(small.string()).has_value());
+        QVERIFY(!onDisk.lookup(big.string()).has_value());
+    }
 };
 
 QTEST_GUILESS_MAIN(TestModelLibrary)

@@ -58,7 +58,9 @@ int main(int argc, char** argv)
                                     QStringLiteral("mode"));
     QCommandLineOption initImage(QStringLiteral("init-image"),
                                  QStringLiteral("The image img2img and inpaint start from."), QStringLiteral("file"));
-    QCommandLineOption mask(QStringLiteral("mask"), QStringLiteral("Inpainting mask: white repaints, black keeps."),
+    QCommandLineOption mask(QStringLiteral("mask"),
+                            QStringLiteral("Inpainting mask: white repaints, black keeps (in an image with "
+                                           "transparency: opaque repaints, transparent keeps)."),
                             QStringLiteral("file"));
     QCommandLineOption strength(QStringLiteral("strength"), QStringLiteral("Denoising strength, 0 to 1."),
                                 QStringLiteral("x"));
@@ -139,13 +141,29 @@ int main(int argc, char** argv)
             qWarning("no Generate mode called %s; there are txt2img, img2img and inpaint",
                      qPrintable(cli.value(generateMode)));
         else if (cli.isSet(generateMode)) panel.setMode(mode);
-        // A file that does not read leaves its message in the panel, as Open… would.
-        if (cli.isSet(initImage)) panel.initImage()->loadFile(cli.value(initImage));
-        if (cli.isSet(mask)) panel.initImage()->loadMask(cli.value(mask));
+        // The image and mask are read on the thread pool (the window shows meanwhile); the mask waits for its
+        // image. A file that does not read leaves its message in the panel, as Open… would, and nothing is
+        // generated from what is not there.
+        kiln::app::GenerateInitImage* init = panel.initImage();
+        auto failed = std::make_shared<bool>(false);
+        QObject::connect(init, &kiln::app::GenerateInitImage::imageLoaded, &panel, [failed](bool ok) {
+            if (!ok) *failed = true;
+        });
+        QObject::connect(init, &kiln::app::GenerateInitImage::maskLoaded, &panel, [failed](bool ok) {
+            if (!ok) *failed = true;
+        });
+        if (cli.isSet(initImage)) init->loadFile(cli.value(initImage));
+        if (cli.isSet(mask)) init->loadMask(cli.value(mask));
         if (cli.isSet(strength)) panel.setStrength(cli.value(strength).toDouble());
         if (cli.isSet(generate)) {
             panel.setPrompt(cli.value(generate));
-            panel.generate();
+            auto start = [&panel, failed] {
+                if (!*failed) panel.generate();
+            };
+            if (init->isLoading())
+                QObject::connect(init, &kiln::app::GenerateInitImage::loadingFinished, &panel, start,
+                                 Qt::SingleShotConnection);
+            else start();
         }
     }
     if (cli.isSet(models)) {

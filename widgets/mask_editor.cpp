@@ -36,6 +36,48 @@ double distanceSquared(const QPointF& p, const QPointF& a, const QPointF& b)
 
 }  // namespace
 
+QImage flattenOntoWhite(const QImage& image)
+{
+    if (image.isNull()) return {};
+    if (!image.hasAlphaChannel()) return image.convertToFormat(QImage::Format_RGB32);
+    // Straight (not premultiplied) alpha: out = c * a + 255 * (1 - a), rounded, per channel.
+    const QImage argb = image.convertToFormat(QImage::Format_ARGB32);
+    QImage out(argb.size(), QImage::Format_RGB32);
+    if (out.isNull()) return {};
+    auto blend = [](int c, int a) { return (c * a + 255 * (255 - a) + 127) / 255; };
+    for (int y = 0; y < argb.height(); ++y) {
+        const auto* in = reinterpret_cast<const QRgb*>(argb.constScanLine(y));
+        auto* o = reinterpret_cast<QRgb*>(out.scanLine(y));
+        for (int x = 0; x < argb.width(); ++x) {
+            const int a = qAlpha(in[x]);
+            o[x] = qRgb(blend(qRed(in[x]), a), blend(qGreen(in[x]), a), blend(qBlue(in[x]), a));
+        }
+    }
+    return out;
+}
+
+QImage maskFromImage(const QImage& mask)
+{
+    if (mask.isNull()) return {};
+    if (!mask.hasAlphaChannel()) return mask.convertToFormat(QImage::Format_Grayscale8);
+    const QImage argb = mask.convertToFormat(QImage::Format_ARGB32);
+    QImage alpha(argb.size(), QImage::Format_Grayscale8);
+    if (alpha.isNull()) return {};
+    int lo = 255, hi = 0;
+    for (int y = 0; y < argb.height(); ++y) {
+        const auto* in = reinterpret_cast<const QRgb*>(argb.constScanLine(y));
+        uchar* o = alpha.scanLine(y);
+        for (int x = 0; x < argb.width(); ++x) {
+            o[x] = uchar(qAlpha(in[x]));
+            lo = std::min<int>(lo, o[x]);
+            hi = std::max<int>(hi, o[x]);
+        }
+    }
+    if (lo != hi) return alpha;
+    // A flat alpha (an opaque black-and-white mask saved with an alpha channel): the grey levels are the mask.
+    return argb.convertToFormat(QImage::Format_RGB32).convertToFormat(QImage::Format_Grayscale8);
+}
+
 MaskCanvas::MaskCanvas(QWidget* parent) : QWidget(parent)
 {
     setMouseTracking(true);
@@ -47,7 +89,7 @@ MaskCanvas::MaskCanvas(QWidget* parent) : QWidget(parent)
 
 void MaskCanvas::setImage(const QImage& image)
 {
-    image_ = image.convertToFormat(QImage::Format_RGB32);
+    image_ = flattenOntoWhite(image);
     scaled_ = QPixmap();
     if (image_.isNull()) {
         mask_ = overlay_ = QImage();
@@ -68,9 +110,10 @@ void MaskCanvas::setImage(const QImage& image)
 void MaskCanvas::setMask(const QImage& mask)
 {
     if (image_.isNull() || mask.isNull()) return;
-    pushHistory();
-    QImage grey = mask.convertToFormat(QImage::Format_Grayscale8);
+    QImage grey = maskFromImage(mask);
     if (grey.size() != image_.size()) grey = grey.scaled(image_.size(), Qt::IgnoreAspectRatio, Qt::FastTransformation);
+    if (grey.isNull()) return;  // out of memory: the mask stays as it was
+    pushHistory();
     mask_ = grey;
     rebuildOverlay(mask_.rect());
     Q_EMIT maskChanged();

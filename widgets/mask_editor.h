@@ -21,6 +21,13 @@ class QToolButton;
 
 namespace kiln::widgets {
 
+// An image as img2img uses it: alpha composited onto white, as A1111 does (its img2img_background_color), so the
+// colour hidden under transparent pixels never reaches the model. Format_RGB32; null in, null out. Any thread.
+QImage flattenOntoWhite(const QImage& image);
+// A mask image as kiln-cli reads one: its alpha channel when the image has one that is not flat (opaque =
+// repaint, transparent = keep), else its grey levels (white = repaint). Format_Grayscale8. Any thread.
+QImage maskFromImage(const QImage& mask);
+
 // The painting surface. Strokes are capsules between successive mouse positions, so a fast drag leaves no
 // gaps; one stroke (press to release), Clear, Invert and setMask are one undo step each.
 class MaskCanvas : public QWidget {
@@ -28,11 +35,13 @@ class MaskCanvas : public QWidget {
 public:
     explicit MaskCanvas(QWidget* parent = nullptr);
 
-    void setImage(const QImage& image);  // a blank mask of the image's size; the undo history starts over
-    const QImage& image() const { return image_; }
+    // A blank mask of the image's size; the undo history starts over. Alpha is flattened onto white.
+    void setImage(const QImage& image);
+    const QImage& image() const { return image_; }  // Format_RGB32
     bool hasImage() const { return !image_.isNull(); }
     QImage mask() const { return mask_; }  // Format_Grayscale8, image size; null without an image
-    // Scaled to the image (nearest), converted to grey; values kept. One undo step. Ignored without an image.
+    // Scaled to the image (nearest), made grey by maskFromImage (a non-flat alpha is the mask); values kept.
+    // One undo step. Ignored without an image.
     void setMask(const QImage& mask);
     bool maskIsEmpty() const;
 

@@ -37,7 +37,9 @@
 #include <QVBoxLayout>
 
 #include <algorithm>
+#include <cstdint>
 #include <cstring>
+#include <utility>
 
 namespace kiln::app {
 
@@ -311,16 +313,26 @@ kiln::diffusion::GenerateJobConfig GeneratePanel::config() const
     c.batchCount = batchCount_->value();
     const Mode m = mode();
     if (m == Mode::Txt2Img || !init_->hasImage()) return c;
-    // Full resolution: the engine scales image and mask to width x height itself ("Just resize").
-    const QImage rgb = init_->image().convertToFormat(QImage::Format_RGB888);
-    const auto w = static_cast<std::size_t>(rgb.width()), h = static_cast<std::size_t>(rgb.height());
-    c.initWidth = rgb.width();
-    c.initHeight = rgb.height();
+    // Full resolution: the engine scales image and mask to width x height itself ("Just resize"). One pass from
+    // the canvas' RGB32 (alpha already flattened onto white) straight into the job's bytes, no QImage between.
+    const QImage& image = init_->image();
+    const QImage rgb32 = image.format() == QImage::Format_RGB32 ? image : image.convertToFormat(QImage::Format_RGB32);
+    const auto w = static_cast<std::size_t>(rgb32.width()), h = static_cast<std::size_t>(rgb32.height());
+    c.initWidth = rgb32.width();
+    c.initHeight = rgb32.height();
     c.initRgb.resize(w * h * 3);
-    for (std::size_t y = 0; y < h; ++y) std::memcpy(c.initRgb.data() + y * w * 3, rgb.constScanLine(int(y)), w * 3);
+    for (std::size_t y = 0; y < h; ++y) {
+        const auto* in = reinterpret_cast<const QRgb*>(rgb32.constScanLine(int(y)));
+        std::uint8_t* out = c.initRgb.data() + y * w * 3;
+        for (std::size_t x = 0; x < w; ++x, out += 3) {
+            out[0] = static_cast<std::uint8_t>(qRed(in[x]));
+            out[1] = static_cast<std::uint8_t>(qGreen(in[x]));
+            out[2] = static_cast<std::uint8_t>(qBlue(in[x]));
+        }
+    }
     c.strength = strength_->value();
     if (m == Mode::Inpaint) {
-        const QImage mask = init_->mask();  // Grayscale8 at the image's size
+        const QImage mask = init_->mask();  // Grayscale8 at the image's size (shared, not copied)
         c.mask.resize(w * h);
         for (std::size_t y = 0; y < h; ++y) std::memcpy(c.mask.data() + y * w, mask.constScanLine(int(y)), w);
         c.maskBlur = maskBlur_->value();
@@ -415,21 +427,27 @@ void GeneratePanel::showMessage(const QString& text)
 
 kiln::qt::JobHandle* GeneratePanel::generate()
 {
-    const kiln::diffusion::GenerateJobConfig cfg = config();
+    // The cheap checks first, on the form itself: the image is converted only for a job that will run.
+    const QString modelPath = modelPath_->text().trimmed();
+    const QString vaePath = vaePath_->text().trimmed();
     // Only a cheap existence check here: reading the model is the engine's work, and it says what is wrong.
-    if (cfg.modelPath.empty()) {
+    if (modelPath.isEmpty()) {
         showMessage(tr("Choose a model first: a .safetensors / .ckpt file or a diffusers folder."));
         return nullptr;
     }
-    if (!QFileInfo::exists(qs(cfg.modelPath))) {
-        showMessage(tr("The model %1 does not exist.").arg(qs(cfg.modelPath)));
+    if (!QFileInfo::exists(modelPath)) {
+        showMessage(tr("The model %1 does not exist.").arg(modelPath));
         return nullptr;
     }
-    if (!cfg.vaePath.empty() && !QFileInfo::exists(qs(cfg.vaePath))) {
-        showMessage(tr("The VAE %1 does not exist (clear the field to use the model's own).").arg(qs(cfg.vaePath)));
+    if (!vaePath.isEmpty() && !QFileInfo::exists(vaePath)) {
+        showMessage(tr("The VAE %1 does not exist (clear the field to use the model's own).").arg(vaePath));
         return nullptr;
     }
-    if (mode() != Mode::Txt2Img && cfg.initRgb.empty()) {
+    if (mode() != Mode::Txt2Img && init_->isLoading()) {
+        showMessage(tr("The init image is still loading; generate once it shows."));
+        return nullptr;
+    }
+    if (mode() != Mode::Txt2Img && !init_->hasImage()) {
         showMessage(tr("Open, drop or paste the image to start from (or switch to txt2img)."));
         return nullptr;
     }
@@ -438,16 +456,19 @@ kiln::qt::JobHandle* GeneratePanel::generate()
         return nullptr;
     }
     rememberPaths();
+    kiln::diffusion::GenerateJobConfig cfg = config();  // the one copy of image and mask; moved into the job
     QPointer<GeneratePanel> self(this);
     auto onImage = [self](const kiln::diffusion::GenerateResult& r) {
-        // Built on the engine thread so the UI thread only inserts a finished image.
+        // Runs on the engine thread. Built here so the UI thread only inserts a finished image. `self` is not read
+        // on this thread (the panel may be in its destructor on the UI thread): the call is posted to the
+        // application, which outlives every panel, and the pointer is checked there, on the UI thread.
         QImage image(r.width, r.height, QImage::Format_RGB888);
         for (int y = 0; y < r.height; ++y)
             std::memcpy(image.scanLine(y), r.rgb.data() + static_cast<std::size_t>(y) * r.width * 3,
                         static_cast<std::size_t>(r.width) * 3);
         QStringList notices;
         for (const auto& n : r.notices) notices << qs(n);
-        QMetaObject::invokeMethod(self.data(), [self, image, params = r.parameters, notices] {
+        QMetaObject::invokeMethod(QCoreApplication::instance(), [self, image, params = r.parameters, notices] {
             if (self) self->addImage(image, params, notices);
         }, Qt::QueuedConnection);
     };
@@ -455,7 +476,8 @@ kiln::qt::JobHandle* GeneratePanel::generate()
                            : mode() == Mode::Img2Img ? tr("img2img: %1")
                                                      : tr("Inpaint: %1"))
                               .arg(qs(cfg.prompt).left(40));
-    QPointer<kiln::qt::JobHandle> job = engine_.submit(title, kiln::diffusion::makeGenerateJob(cfg, onImage), this);
+    QPointer<kiln::qt::JobHandle> job =
+        engine_.submit(title, kiln::diffusion::makeGenerateJob(std::move(cfg), std::move(onImage)), this);
     jobs_.append(job);
     lastJob_ = job;
     connect(job, &kiln::qt::JobHandle::started, this, [this, job] {
@@ -546,6 +568,11 @@ bool GeneratePanel::saveImage(int row, const QString& path)
 
 bool GeneratePanel::restoreFromPng(const QString& path)
 {
+    // A dropped FIFO or device named *.png would block the reader (and the UI) for ever.
+    if (!QFileInfo(path).isFile()) {
+        showMessage(tr("%1 is not a regular file; drop a PNG file.").arg(path));
+        return false;
+    }
     QImage image(path);
     if (image.isNull()) {
         showMessage(tr("%1 is not an image Kiln can read.").arg(path));

@@ -48,7 +48,9 @@ public:
 
     explicit GeneratePanel(kiln::qt::EngineThread& engine, QWidget* parent = nullptr);
 
-    kiln::diffusion::GenerateJobConfig config() const;  // from the form
+    // From the form. In img2img and inpaint modes it carries the init image (converted once, RGB32 -> RGB bytes)
+    // and the mask; generate() moves it into the job rather than copying it again.
+    kiln::diffusion::GenerateJobConfig config() const;
     void setModelPath(const QString& path);
     void setTokenizerDir(const QString& dir);
     void setVaePath(const QString& path);  // empty: the model's own VAE

@@ -1,5 +1,8 @@
-// Seconds per step and time left from a generation job's "step i/N" reports. Apart from the panel so the
+// Seconds per step and time left from a generation job's progress reports. Apart from the panel so the
 // arithmetic is tested with made-up clocks, not with however fast the test machine samples.
+//
+// The job (engine/diffusion/generate_job.cpp) reports "step 0" once the model is loaded, then "step i/N" after
+// each sampler step; with a Batch count n > 1 each batch's steps carry a prefix: "batch 2/3 · step 5/20".
 #pragma once
 
 #include <QString>
@@ -10,8 +13,9 @@ namespace kiln::app {
 class StepEta {
 public:
     void reset();
-    // `message` as the job reports it ("step 5/20"); `nowMs` from a monotonic clock. Returns what to show:
-    // "step 5/20 · 1.2 s/step · ETA 0:18" once two step reports are in, the message itself until then.
+    // `message` as the job reports it; `nowMs` from a monotonic clock. Returns what to show:
+    // "step 5/20 · 1.2 s/step · ETA 0:18" once a step's time is known, the message itself until then. The ETA
+    // counts the steps left in this batch and N steps for each batch still to come.
     QString update(const QString& message, qint64 nowMs);
     double secondsPerStep() const { return secondsPerStep_; }  // 0 until known
 
@@ -19,8 +23,10 @@ public:
 
 private:
     bool started_ = false;
-    int firstStep_ = 0;
+    int firstStep_ = 0;  // where the timer started, in the current batch
     qint64 firstMs_ = 0;
+    int lastStep_ = 0;
+    int batch_ = 0;  // the current "batch i/n"; 0 before any prefixed report
     double secondsPerStep_ = 0;
 };
 

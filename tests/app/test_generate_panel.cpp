@@ -24,6 +24,8 @@
 #include <QTextBlock>
 #include <QTextLayout>
 #include <QSettings>
+#include <QSignalSpy>
+#include <QBuffer>
 #include <QTemporaryDir>
 #include <QSpinBox>
 #include <QTest>
@@ -31,8 +33,12 @@
 
 #include "widgets/mask_editor.h"
 
+#include <cstdint>
 #include <cstring>
 #include <functional>
+#include <vector>
+
+#include <sys/stat.h>
 
 using kiln::app::GenerateInitImage;
 using kiln::app::GeneratePanel;
@@ -84,6 +90,38 @@ class TestGeneratePanel : public QObject {
         mask.fill(0);
         for (int y = 0; y < h; ++y) std::memset(mask.scanLine(y), 255, static_cast<std::size_t>(w / 2));
         return mask;
+    }
+
+    // Starts a load and waits for its answer (the read runs on the thread pool).
+    static bool loadAndWait(GenerateInitImage* init, const std::function<void()>& start)
+    {
+        QSignalSpy done(init, &GenerateInitImage::imageLoaded);
+        start();
+        if (done.isEmpty() && !done.wait(20000)) return false;
+        return done.first().first().toBool();
+    }
+
+    static bool load(GenerateInitImage* init, const QString& path)
+    {
+        return loadAndWait(init, [&] { init->loadFile(path); });
+    }
+
+    static QByteArray hugeBmpHeader()
+    {
+        QByteArray bmp(54, '\0');
+        auto put32 = [&bmp](int at, quint32 v) {
+            for (int i = 0; i < 4; ++i) bmp[at + i] = char((v >> (8 * i)) & 0xff);
+        };
+        bmp[0] = 'B';
+        bmp[1] = 'M';
+        put32(2, 54);
+        put32(10, 54);
+        put32(14, 40);
+        put32(18, 12000);  // 108 megapixels; each side within what Qt's BMP reader accepts
+        put32(22, 9000);
+        bmp[26] = 1;
+        bmp[28] = 24;
+        return bmp;
     }
 
     // Runs the panel's job to the end; the first gallery image, or a null one (with a failure) when none came.
@@ -178,6 +216,13 @@ private Q_SLOTS:
         QVERIFY(QImage(8, 8, QImage::Format_RGB888).save(plain));
         QVERIFY(!panel.restoreFromPng(plain));
         QVERIFY(panel.statusText().contains(QStringLiteral("No generation parameters")));
+        QCOMPARE(panel.seed(), qint64(42));
+
+        // A FIFO named like a PNG (a reader would wait on it for ever) is refused before it is opened.
+        const QString fifo = dir_.filePath(QStringLiteral("fifo.png"));
+        QVERIFY(::mkfifo(QFile::encodeName(fifo).constData(), 0600) == 0);
+        QVERIFY(!panel.restoreFromPng(fifo));
+        QVERIFY2(panel.statusText().contains(QStringLiteral("not a regular file")), qPrintable(panel.statusText()));
         QCOMPARE(panel.seed(), qint64(42));
     }
 
@@ -341,7 +386,7 @@ private Q_SLOTS:
         GenerateInitImage* init = panel.initImage();
         const QString good = dir_.filePath(QStringLiteral("init.png"));
         QVERIFY(pattern(40, 24).save(good));
-        QVERIFY(init->loadFile(good));
+        QVERIFY2(load(init, good), qPrintable(panel.statusText()));
         QCOMPARE(init->image().size(), QSize(40, 24));
 
         const QString junk = dir_.filePath(QStringLiteral("junk.png"));
@@ -350,31 +395,18 @@ private Q_SLOTS:
             QVERIFY(f.open(QIODevice::WriteOnly));
             f.write("\x89PNG not really");
         }
-        QVERIFY(!init->loadFile(junk));
+        QVERIFY(!load(init, junk));
         QVERIFY2(panel.statusText().contains(QStringLiteral("Could not read")), qPrintable(panel.statusText()));
         QCOMPARE(init->image().size(), QSize(40, 24));
 
-        // A BMP header claiming 20000 x 20000 pixels: refused from the header, before any decoding.
+        // A BMP header claiming 12000 x 9000 pixels: refused from the header, before any decoding.
         const QString huge = dir_.filePath(QStringLiteral("huge.bmp"));
         {
-            QByteArray bmp(54, '\0');
-            auto put32 = [&bmp](int at, quint32 v) {
-                for (int i = 0; i < 4; ++i) bmp[at + i] = char((v >> (8 * i)) & 0xff);
-            };
-            bmp[0] = 'B';
-            bmp[1] = 'M';
-            put32(2, 54);
-            put32(10, 54);
-            put32(14, 40);
-            put32(18, 12000);  // 108 megapixels; each side within what Qt's BMP reader accepts
-            put32(22, 9000);
-            bmp[26] = 1;
-            bmp[28] = 24;
             QFile f(huge);
             QVERIFY(f.open(QIODevice::WriteOnly));
-            f.write(bmp);
+            f.write(hugeBmpHeader());
         }
-        QVERIFY(!init->loadFile(huge));
+        QVERIFY(!load(init, huge));
         QVERIFY2(panel.statusText().contains(QStringLiteral("megapixels")), qPrintable(panel.statusText()));
         QCOMPARE(init->image().size(), QSize(40, 24));
 
@@ -386,11 +418,13 @@ private Q_SLOTS:
         QDragEnterEvent enter(QPoint(5, 5), Qt::CopyAction, &files, Qt::LeftButton, Qt::NoModifier);
         QApplication::sendEvent(init, &enter);
         QVERIFY(enter.isAccepted());
-        QDropEvent drop(QPointF(5, 5), Qt::CopyAction, &files, Qt::LeftButton, Qt::NoModifier);
-        QApplication::sendEvent(init, &drop);
+        QVERIFY(loadAndWait(init, [&] {
+            QDropEvent drop(QPointF(5, 5), Qt::CopyAction, &files, Qt::LeftButton, Qt::NoModifier);
+            QApplication::sendEvent(init, &drop);
+        }));
         QCOMPARE(init->image().size(), QSize(30, 20));
         QApplication::clipboard()->setImage(pattern(12, 34));
-        QVERIFY(init->paste());
+        QVERIFY(loadAndWait(init, [&] { init->paste(); }));
         QCOMPARE(init->image().size(), QSize(12, 34));
         QApplication::clipboard()->setText(QStringLiteral("no image here"));
         QVERIFY(!init->paste());
@@ -398,20 +432,253 @@ private Q_SLOTS:
         QCOMPARE(init->image().size(), QSize(12, 34));
     }
 
+    // The read happens on the thread pool: loadFile returns at once with "loading…" in the info line and the old
+    // image still shown; the UI thread keeps turning. A FIFO (which a reader would wait on forever) is refused.
+    void initImageLoadsOffTheUiThread()
+    {
+        kiln::qt::EngineThread engine;
+        GeneratePanel panel(engine);
+        fillForm(panel, 2);
+        panel.setMode(GeneratePanel::Mode::Img2Img);
+        GenerateInitImage* init = panel.initImage();
+        init->setImage(pattern(16, 16), QStringLiteral("first"));
+        const QString big = dir_.filePath(QStringLiteral("big.png"));
+        QVERIFY(pattern(1500, 1000).save(big));
+
+        QSignalSpy loaded(init, &GenerateInitImage::imageLoaded);
+        init->loadFile(big);
+        QVERIFY(init->isLoading());
+        QCOMPARE(loaded.count(), 0);
+        QCOMPARE(init->image().size(), QSize(16, 16));  // not decoded here
+        QVERIFY2(init->infoText().contains(QStringLiteral("loading")), qPrintable(init->infoText()));
+        QVERIFY(!panel.generate());  // nothing runs on a half-loaded form
+        QVERIFY2(panel.statusText().contains(QStringLiteral("still loading")), qPrintable(panel.statusText()));
+        QVERIFY(loaded.wait(20000));
+        QVERIFY(loaded.first().first().toBool());
+        QVERIFY(!init->isLoading());
+        QCOMPARE(init->image().size(), QSize(1500, 1000));
+        QVERIFY2(!init->infoText().contains(QStringLiteral("loading")), qPrintable(init->infoText()));
+
+        // A FIFO with no writer: opening it to read would block for ever. Refused before anything opens it.
+        const QString fifo = dir_.filePath(QStringLiteral("pipe.png"));
+        QVERIFY(::mkfifo(QFile::encodeName(fifo).constData(), 0600) == 0);
+        QElapsedTimer clock;
+        clock.start();
+        QVERIFY(!load(init, fifo));
+        QVERIFY(clock.elapsed() < 10000);
+        QVERIFY2(panel.statusText().contains(QStringLiteral("not a regular file")), qPrintable(panel.statusText()));
+        QCOMPARE(init->image().size(), QSize(1500, 1000));
+        QSignalSpy maskDone(init, &GenerateInitImage::maskLoaded);
+        init->loadMask(fifo);
+        QVERIFY(maskDone.count() == 1 || maskDone.wait(10000));
+        QVERIFY(!maskDone.first().first().toBool());
+        QVERIFY2(panel.statusText().contains(QStringLiteral("not a regular file")), qPrintable(panel.statusText()));
+
+        // A mask asked for while its image still loads waits for it, and is scaled to it.
+        const QString maskFile = dir_.filePath(QStringLiteral("half.png"));
+        QVERIFY(leftHalfMask(20, 10).save(maskFile));
+        QSignalSpy allDone(init, &GenerateInitImage::loadingFinished);
+        QSignalSpy maskLoaded(init, &GenerateInitImage::maskLoaded);
+        init->loadFile(big);
+        init->loadMask(maskFile);
+        QVERIFY(init->isLoading());
+        QVERIFY(allDone.wait(20000));
+        QCOMPARE(maskLoaded.count(), 1);
+        QVERIFY2(maskLoaded.first().first().toBool(), qPrintable(panel.statusText()));
+        QCOMPARE(init->mask().size(), QSize(1500, 1000));
+        QCOMPARE(int(init->mask().constScanLine(500)[700]), 255);
+        QCOMPARE(int(init->mask().constScanLine(500)[800]), 0);
+    }
+
+    // Dropped and pasted image data goes through the same checks as a file; what fails keeps the old image.
+    void dropAndPasteCheckImageData()
+    {
+        kiln::qt::EngineThread engine;
+        GeneratePanel panel(engine);
+        panel.setMode(GeneratePanel::Mode::Img2Img);
+        GenerateInitImage* init = panel.initImage();
+        init->setImage(pattern(40, 24), QStringLiteral("kept"));
+        // As a drag does it: the drop goes to the widget that accepted the drag's entry.
+        auto drop = [init](QMimeData* data) {
+            QDragEnterEvent enter(QPoint(5, 5), Qt::CopyAction, data, Qt::LeftButton, Qt::NoModifier);
+            QApplication::sendEvent(init, &enter);
+            QVERIFY(enter.isAccepted());
+            QDropEvent e(QPointF(5, 5), Qt::CopyAction, data, Qt::LeftButton, Qt::NoModifier);
+            QApplication::sendEvent(init, &e);
+        };
+
+        // Image data that is no image: the current image stays, and the panel says why.
+        QMimeData notImage;
+        notImage.setImageData(QVariant(QStringLiteral("not an image")));
+        drop(&notImage);
+        QVERIFY2(panel.statusText().contains(QStringLiteral("not an image")), qPrintable(panel.statusText()));
+        QCOMPARE(init->image().size(), QSize(40, 24));
+        QVERIFY(init->hasImage());
+
+        // PNG bytes that do not decode (as another program would offer them).
+        QMimeData junk;
+        junk.setData(QStringLiteral("image/png"), QByteArray("\x89PNG not really"));
+        QVERIFY(!loadAndWait(init, [&] { drop(&junk); }));
+        QVERIFY2(panel.statusText().contains(QStringLiteral("Could not read")), qPrintable(panel.statusText()));
+        QCOMPARE(init->image().size(), QSize(40, 24));
+
+        // Too large, as bytes (refused from the header) and as an image object; dropped and pasted.
+        QMimeData hugeBytes;
+        hugeBytes.setData(QStringLiteral("image/bmp"), hugeBmpHeader());
+        QVERIFY(!loadAndWait(init, [&] { drop(&hugeBytes); }));
+        QVERIFY2(panel.statusText().contains(QStringLiteral("megapixels")), qPrintable(panel.statusText()));
+        QCOMPARE(init->image().size(), QSize(40, 24));
+        const QImage hugeImage(12000, 9000, QImage::Format_Mono);  // 108 MP in 13 MB
+        QVERIFY(!hugeImage.isNull());
+        QMimeData hugeObject;
+        hugeObject.setImageData(hugeImage);
+        panel.setStrength(0.5);  // any other message
+        QVERIFY(!loadAndWait(init, [&] { drop(&hugeObject); }));
+        QVERIFY2(panel.statusText().contains(QStringLiteral("megapixels")), qPrintable(panel.statusText()));
+        QCOMPARE(init->image().size(), QSize(40, 24));
+        QApplication::clipboard()->setImage(hugeImage);
+        QVERIFY(!loadAndWait(init, [&] { init->paste(); }));
+        QVERIFY2(panel.statusText().contains(QStringLiteral("megapixels")), qPrintable(panel.statusText()));
+        QCOMPARE(init->image().size(), QSize(40, 24));
+
+        // Good PNG bytes are decoded and taken.
+        QByteArray png;
+        {
+            QBuffer buffer(&png);
+            QVERIFY(buffer.open(QIODevice::WriteOnly));
+            QVERIFY(pattern(22, 18).save(&buffer, "PNG"));
+        }
+        QMimeData good;
+        good.setData(QStringLiteral("image/png"), png);
+        QVERIFY(loadAndWait(init, [&] { drop(&good); }));
+        QCOMPARE(init->image().size(), QSize(22, 18));
+    }
+
+    // A1111 flattens an init image with alpha onto white; the colour under transparent pixels never reaches the
+    // model. A mask file with a non-flat alpha uses the alpha (opaque = repaint), as kiln-cli does.
+    void transparencyFlattensOntoWhiteAndAlphaMasks()
+    {
+        kiln::qt::EngineThread engine;
+        GeneratePanel panel(engine);
+        fillForm(panel, 2);
+        panel.setMode(GeneratePanel::Mode::Img2Img);
+        GenerateInitImage* init = panel.initImage();
+        QImage rgba(4, 2, QImage::Format_ARGB32);
+        rgba.fill(qRgba(10, 200, 30, 255));
+        rgba.setPixel(0, 0, qRgba(255, 0, 0, 0));    // red, fully transparent
+        rgba.setPixel(1, 0, qRgba(0, 0, 0, 0));      // black, fully transparent
+        rgba.setPixel(2, 0, qRgba(0, 0, 255, 128));  // blue, half
+        auto check = [&](const char* how) {
+            const auto c = panel.config();
+            QVERIFY2(c.initRgb.size() == 4 * 2 * 3, how);
+            auto px = [&](int x, int y) {
+                const std::size_t at = (std::size_t(y) * 4 + x) * 3;
+                return QColor(c.initRgb[at], c.initRgb[at + 1], c.initRgb[at + 2]).name();
+            };
+            QVERIFY2(px(0, 0) == QStringLiteral("#ffffff"), qPrintable(QString::fromLatin1(how) + px(0, 0)));
+            QVERIFY2(px(1, 0) == QStringLiteral("#ffffff"), qPrintable(QString::fromLatin1(how) + px(1, 0)));
+            QVERIFY2(px(2, 0) == QColor(127, 127, 255).name(), qPrintable(QString::fromLatin1(how) + px(2, 0)));
+            QVERIFY2(px(3, 1) == QColor(10, 200, 30).name(), qPrintable(QString::fromLatin1(how) + px(3, 1)));
+        };
+        init->setImage(rgba, QStringLiteral("set"));
+        check("setImage: ");
+        const QString file = dir_.filePath(QStringLiteral("alpha.png"));
+        QVERIFY(rgba.save(file));
+        init->setImage(pattern(8, 8), QStringLiteral("other"));
+        QVERIFY2(load(init, file), qPrintable(panel.statusText()));
+        check("loadFile: ");
+
+        // Black everywhere, opaque on the left half: grey levels would be an empty mask; the alpha is the mask.
+        QImage alphaMask(4, 2, QImage::Format_ARGB32);
+        alphaMask.fill(qRgba(0, 0, 0, 0));
+        for (int y = 0; y < 2; ++y)
+            for (int x = 0; x < 2; ++x) alphaMask.setPixel(x, y, qRgba(0, 0, 0, 255));
+        const QString maskFile = dir_.filePath(QStringLiteral("alpha-mask.png"));
+        QVERIFY(alphaMask.save(maskFile));
+        panel.setMode(GeneratePanel::Mode::Inpaint);
+        QSignalSpy maskDone(init, &GenerateInitImage::maskLoaded);
+        init->loadMask(maskFile);
+        QVERIFY(maskDone.wait(20000));
+        QVERIFY2(maskDone.first().first().toBool(), qPrintable(panel.statusText()));
+        auto c = panel.config();
+        QCOMPARE(c.mask, (std::vector<std::uint8_t>{255, 255, 0, 0, 255, 255, 0, 0}));
+
+        // Flat alpha (an opaque black-and-white mask saved as RGBA): the grey levels are the mask.
+        QImage flat(4, 2, QImage::Format_ARGB32);
+        flat.fill(qRgba(0, 0, 0, 255));
+        flat.setPixel(3, 0, qRgba(255, 255, 255, 255));
+        QVERIFY(flat.save(maskFile));
+        maskDone.clear();
+        init->loadMask(maskFile);
+        QVERIFY(maskDone.wait(20000));
+        QVERIFY(maskDone.first().first().toBool());
+        c = panel.config();
+        QCOMPARE(c.mask, (std::vector<std::uint8_t>{0, 0, 0, 255, 0, 0, 0, 0}));
+    }
+
+    // The image callback runs on the engine thread and may land while, or after, the panel is destroyed: it posts
+    // to the application and checks the panel there. Many one-step images, the panel deleted mid-run.
+    void panelDestroyedWhileImagesArrive()
+    {
+        kiln::qt::EngineThread engine;
+        for (int round = 0; round < 3; ++round) {
+            auto* panel = new GeneratePanel(engine);
+            fillForm(*panel, 1);
+            panel->findChild<QSpinBox*>(QStringLiteral("generateBatchCountSpin"))->setValue(40);
+            QPointer<kiln::qt::JobHandle> job = panel->generate();
+            QVERIFY(job);
+            int added = 0;
+            connect(panel, &GeneratePanel::imageAdded, this, [&added] { ++added; });
+            QTRY_VERIFY_WITH_TIMEOUT(added >= 1 + round, 60000);
+            delete panel;  // cancels and waits for the job; images it made on the way are posted to qApp
+            QVERIFY(!job);
+            QTest::qWait(20);  // the posted calls run, and find no panel
+        }
+    }
+
     void etaFromStepReports()
     {
         kiln::app::StepEta eta;
+        // The exact reports of engine/diffusion/generate_job.cpp: "step 0" once the model is in, then "step i/N".
         QCOMPARE(eta.update(QStringLiteral("loading the model"), 0), QStringLiteral("loading the model"));
-        QCOMPARE(eta.update(QStringLiteral("step 0/20"), 5000), QStringLiteral("step 0/20"));
+        QCOMPARE(eta.update(QStringLiteral("step 0"), 5000), QStringLiteral("step 0"));
         // 5 steps in 6 s: 1.2 s a step, 15 left.
         QCOMPARE(eta.update(QStringLiteral("step 5/20"), 11000), QStringLiteral("step 5/20 · 1.2 s/step · ETA 0:18"));
         QCOMPARE(eta.update(QStringLiteral("step 19/20"), 5000 + 19 * 1200),
                  QStringLiteral("step 19/20 · 1.2 s/step · ETA 0:01"));
+        QCOMPARE(eta.update(QStringLiteral("done"), 5000 + 20 * 1200), QStringLiteral("done"));
         QCOMPARE(kiln::app::StepEta::formatDuration(3723), QStringLiteral("1:02:03"));
         QCOMPARE(kiln::app::StepEta::formatDuration(605), QStringLiteral("10:05"));
         eta.reset();
         QCOMPARE(eta.update(QStringLiteral("step 3/10"), 0), QStringLiteral("step 3/10"));
         QCOMPARE(eta.update(QStringLiteral("step 4/10"), 250), QStringLiteral("step 4/10 · 0.25 s/step · ETA 0:02"));
+
+        // Batch count 3, 20 steps each, 1 s a step, and 10 s between batches (decoding, the next noise) that
+        // are not steps. The ETA counts the batches still to come.
+        eta.reset();
+        QCOMPARE(eta.update(QStringLiteral("step 0"), 0), QStringLiteral("step 0"));
+        QCOMPARE(eta.update(QStringLiteral("batch 1/3 · step 4/20"), 4000),
+                 QStringLiteral("batch 1/3 · step 4/20 · 1.0 s/step · ETA 0:56"));  // 16 + 2 x 20
+        QCOMPARE(eta.update(QStringLiteral("batch 1/3 · step 20/20"), 20000),
+                 QStringLiteral("batch 1/3 · step 20/20 · 1.0 s/step · ETA 0:40"));
+        // Batch 2 begins after the 10 s pause: the timer starts again, the pause is not counted as steps.
+        QCOMPARE(eta.update(QStringLiteral("batch 2/3 · step 1/20"), 31000),
+                 QStringLiteral("batch 2/3 · step 1/20 · 1.0 s/step · ETA 0:39"));
+        QCOMPARE(eta.update(QStringLiteral("batch 2/3 · step 5/20"), 35000),
+                 QStringLiteral("batch 2/3 · step 5/20 · 1.0 s/step · ETA 0:35"));
+        // Coalesced reports can skip the rest of batch 2 and the start of batch 3, so the step number need not go
+        // down: the prefix change alone restarts the timer (else 37 s for 7 steps would read 5.3 s a step).
+        QCOMPARE(eta.update(QStringLiteral("batch 3/3 · step 8/20"), 68000),
+                 QStringLiteral("batch 3/3 · step 8/20 · 1.0 s/step · ETA 0:12"));
+        QCOMPARE(eta.update(QStringLiteral("batch 3/3 · step 12/20"), 72000),
+                 QStringLiteral("batch 3/3 · step 12/20 · 1.0 s/step · ETA 0:08"));
+
+        // A step number that goes down in the same batch restarts the timer too.
+        eta.reset();
+        QCOMPARE(eta.update(QStringLiteral("step 0"), 0), QStringLiteral("step 0"));
+        QCOMPARE(eta.update(QStringLiteral("step 10/10"), 10000), QStringLiteral("step 10/10 · 1.0 s/step · ETA 0:00"));
+        QCOMPARE(eta.update(QStringLiteral("step 1/10"), 60000), QStringLiteral("step 1/10 · 1.0 s/step · ETA 0:09"));
+        QCOMPARE(eta.update(QStringLiteral("step 3/10"), 61000), QStringLiteral("step 3/10 · 0.50 s/step · ETA 0:04"));
 
         // On a real job: the progress bar shows the rate and time left while it samples.
         kiln::qt::EngineThread engine;

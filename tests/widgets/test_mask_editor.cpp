@@ -12,6 +12,7 @@
 #include <QWheelEvent>
 
 #include <cmath>
+#include <cstdlib>
 
 using kiln::widgets::MaskCanvas;
 using kiln::widgets::MaskEditor;
@@ -281,6 +282,54 @@ private Q_SLOTS:
         QCOMPARE(painted(c.mask()), 100 * 100);
         c.undo();
         QVERIFY(c.maskIsEmpty());
+    }
+
+    // An image with alpha is flattened onto white, as A1111 does: what lies under a transparent pixel is gone.
+    void transparentImageFlattensOntoWhite()
+    {
+        QImage rgba(3, 1, QImage::Format_ARGB32);
+        rgba.setPixel(0, 0, qRgba(255, 0, 0, 0));      // red, fully transparent
+        rgba.setPixel(1, 0, qRgba(0, 0, 255, 128));    // blue, half
+        rgba.setPixel(2, 0, qRgba(10, 200, 30, 255));  // opaque
+        MaskCanvas c;
+        c.setImage(rgba);
+        QCOMPARE(c.image().format(), QImage::Format_RGB32);
+        QCOMPARE(c.image().pixel(0, 0), qRgb(255, 255, 255));
+        QCOMPARE(c.image().pixel(1, 0), qRgb(127, 127, 255));
+        QCOMPARE(c.image().pixel(2, 0), qRgb(10, 200, 30));
+        // Premultiplied input gives the same.
+        const QImage flat = kiln::widgets::flattenOntoWhite(rgba.convertToFormat(QImage::Format_ARGB32_Premultiplied));
+        QCOMPARE(flat.pixel(0, 0), qRgb(255, 255, 255));
+        QCOMPARE(qBlue(flat.pixel(1, 0)), 255);
+        QVERIFY(std::abs(qRed(flat.pixel(1, 0)) - 127) <= 1);
+        // Without alpha nothing changes.
+        QCOMPARE(kiln::widgets::flattenOntoWhite(photo(4, 4)).pixel(1, 1), qRgb(30, 120, 200));
+        QVERIFY(kiln::widgets::flattenOntoWhite(QImage()).isNull());
+    }
+
+    // A mask with an alpha channel that is not flat: the alpha is the mask (opaque = repaint), as kiln-cli reads
+    // one; with a flat alpha the grey levels are.
+    void alphaMask()
+    {
+        MaskCanvas c;
+        c.setImage(photo(4, 1));
+        QImage alpha(4, 1, QImage::Format_ARGB32);
+        alpha.setPixel(0, 0, qRgba(0, 0, 0, 255));
+        alpha.setPixel(1, 0, qRgba(0, 0, 0, 128));
+        alpha.setPixel(2, 0, qRgba(255, 255, 255, 0));
+        alpha.setPixel(3, 0, qRgba(0, 0, 0, 0));
+        c.setMask(alpha);
+        QCOMPARE(value(c.mask(), 0, 0), 255);
+        QCOMPARE(value(c.mask(), 1, 0), 128);
+        QCOMPARE(value(c.mask(), 2, 0), 0);
+        QCOMPARE(value(c.mask(), 3, 0), 0);
+        QImage opaque(4, 1, QImage::Format_ARGB32);
+        opaque.fill(qRgba(0, 0, 0, 255));
+        opaque.setPixel(2, 0, qRgba(255, 255, 255, 255));
+        c.setMask(opaque);
+        QCOMPARE(value(c.mask(), 0, 0), 0);
+        QCOMPARE(value(c.mask(), 2, 0), 255);
+        QCOMPARE(kiln::widgets::maskFromImage(alpha).format(), QImage::Format_Grayscale8);
     }
 };
 

@@ -1,18 +1,26 @@
 #include "diffusion/memory_estimate.h"
 
-#include "diffusion/unet_blocks.h"
 
 #include <algorithm>
 #include <cstdio>
 #include <fstream>
 #include <sstream>
 #include <string>
+#include <thread>
 
 namespace kiln::diffusion {
 
 namespace {
 
 constexpr std::uint64_t kFloat = 4;
+// Calibrated against bench_sd's peak RSS for SD 1.5 at 512x512 (BENCHMARKS.md): the UNet steps added
+// 450-760 MiB to the loaded model, the VAE decode 1.1-1.2 GiB. Counting 30 tensors of the largest
+// level's size for the UNet's transients (hidden states, norms, q/k/v, GEGLU's 8x-wide projection,
+// allocator slack) and two of the last decoder level's input width plus four of its output width
+// reproduces those figures.
+constexpr std::uint64_t kTransientTensors = 30;
+constexpr std::uint64_t kQueryRows = 256;
+const std::uint64_t threads = std::max(1u, std::thread::hardware_concurrency());
 
 std::uint64_t unetWorkingBytes(const UNetConfig& c, std::int64_t latentH, std::int64_t latentW, std::int64_t batch)
 {
@@ -26,9 +34,9 @@ std::uint64_t unetWorkingBytes(const UNetConfig& c, std::int64_t latentH, std::i
         skips += static_cast<std::uint64_t>(c.layersPerBlock) * ch * area;
         widest = std::max(widest, ch * area);
         if (c.downBlockTypes[level].rfind("CrossAttn", 0) == 0) {
+            // headsAttention: per thread, one head's scores for kQueryRows query rows at a time
             const std::uint64_t full = n * static_cast<std::uint64_t>(c.attentionHeads) * area * area * kFloat;
-            // scores and their softmax, one slice at a time
-            scores = std::max(scores, 2 * std::min<std::uint64_t>(full, AttentionSlicing{}.scoreBudgetBytes));
+            scores = std::max(scores, std::min<std::uint64_t>(full, threads * kQueryRows * area * kFloat));
         }
         if (level + 1 < c.blockOutChannels.size()) {
             h = (h + 1) / 2;
@@ -36,7 +44,7 @@ std::uint64_t unetWorkingBytes(const UNetConfig& c, std::int64_t latentH, std::i
             skips += ch * static_cast<std::uint64_t>(h * w);  // the downsampler's output
         }
     }
-    return n * (skips + 20 * widest) * kFloat + scores;
+    return n * (skips + kTransientTensors * widest) * kFloat + scores;
 }
 
 std::uint64_t vaeWorkingBytes(const VaeConfig& c, int width, int height, std::int64_t batch, bool encodes)
@@ -52,7 +60,7 @@ std::uint64_t vaeWorkingBytes(const VaeConfig& c, int width, int height, std::in
     // the mid block's single-head attention over every latent pixel: scores and their softmax
     const auto tileTokens = static_cast<std::uint64_t>(tileH * tileW);
     const std::uint64_t decode = static_cast<std::uint64_t>(batch) *
-                                 (tileArea * (second + 3 * first) * kFloat + 2 * tileTokens * tileTokens * kFloat);
+                                 (tileArea * (2 * second + 4 * first) * kFloat + 2 * tileTokens * tileTokens * kFloat);
     if (!encodes) return decode;
     // img2img and inpainting models encode one image, whole (no tiles)
     const auto imageArea = static_cast<std::uint64_t>(width) * static_cast<std::uint64_t>(height);
@@ -71,7 +79,7 @@ MemoryEstimate estimateGenerationMemory(const UNetConfig& unet, const VaeConfig&
     MemoryEstimate e;
     const std::int64_t scale = vae.downscale();
     const std::int64_t h = height / scale, w = width / scale;
-    e.unetBytes = unetWorkingBytes(unet, h, w, batch) + widenedWeightBytes;
+    e.unetBytes = unetWorkingBytes(unet, h, w, batch) + 2 * widenedWeightBytes;  // WideningScratch's two buffers
     e.vaeBytes = vaeWorkingBytes(vae, width, height, batch, encodes);
     const auto latent = static_cast<std::uint64_t>(batch * unet.inChannels * h * w) * kFloat;
     const auto image = static_cast<std::uint64_t>(batch) * static_cast<std::uint64_t>(width) *

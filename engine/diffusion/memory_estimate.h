@@ -3,10 +3,10 @@
 // loaded model, from the configs and the request alone:
 //   - UNet forward at batch 2B (CFG): the skip connections it keeps (conv_in and every down-block output)
 //     plus a transformer's working set at the largest level (hidden, norms, q/k/v, GEGLU's 8x-wide
-//     projection: 20 tensors of the level's width) plus the attention scores of one slice (capped by
-//     AttentionSlicing's budget) plus the widest weight widened to float32 for its layer;
-//   - the VAE decode of the batch (one tile at most per pass when tiled): the widest full-resolution
-//     resnet's input, norm, activation and output (4 tensors of its input width) at the tile's size, and
+//     projection: 30 tensors of the level's width) plus the attention scores in flight (one head and
+//     256 query rows per thread) plus the two buffers fp16 weights are widened into;
+//   - the VAE decode of the batch (one tile at most per pass when tiled): the last level's resnets at the
+//     tile's size (two tensors of their input width, four of their output width), and
 //     the mid block's attention scores over the tile's latent pixels (one head, not sliced);
 //   - when the run encodes an image (img2img, and every run of a 9-channel inpainting model): the encoder
 //     on the whole image at once, 4 tensors of its first width plus its mid-block attention scores;

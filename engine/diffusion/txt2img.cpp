@@ -11,6 +11,9 @@
 
 #include <algorithm>
 #include <cmath>
+#include <thread>
+
+#include <malloc.h>
 
 namespace kiln::diffusion {
 namespace {
@@ -184,6 +187,10 @@ Result<GeneratedImages> generate(const StableDiffusionModel& model, const Genera
     }
     const bool ddim = choice->sampler == SamplerKind::Ddim;
 
+    const int threads = request.threads > 0 ? request.threads
+                                            : std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
+    if (at::get_num_threads() != threads) at::set_num_threads(threads);
+
     auto cond = encodePrompt(model, request.prompt, request.clipSkip);
     if (!cond) return cond.error();
     auto uncond = encodePrompt(model, request.negative, request.clipSkip);
@@ -253,6 +260,9 @@ Result<GeneratedImages> generate(const StableDiffusionModel& model, const Genera
         }
         if (!latent) return latent.error();
         torch::Tensor finished = init.blend ? init.blend->apply(*latent) : *latent;
+        // The UNet's freed activations (hundreds of MB) stay in glibc's heap unless handed back; the VAE
+        // decode would then peak on top of them.
+        ::malloc_trim(0);
 
         auto decoded = vae->decodeTiled(finished / vaeConfig.scalingFactor);
         if (!decoded) return decoded.error();

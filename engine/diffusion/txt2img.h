@@ -64,6 +64,10 @@ struct GenerateRequest {
     torch::Tensor mask;       // uint8 [H, W] of the init image's size, 255 = repaint; undefined: img2img
     int maskBlur = 4;         // A1111's "Mask blur", in the init image's pixels
 
+    // LibTorch intra-op threads for the run, set on the calling thread (GNU OpenMP keeps the count per
+    // thread); 0: every hardware thread.
+    int threads = 0;
+
     // The memory the run may use, in bytes; nullopt: what the system has available (MemAvailable).
     std::optional<std::uint64_t> memoryAvailable;
 };

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <exception>
+#include <optional>
 
 namespace kiln::diffusion {
 
@@ -137,6 +138,15 @@ torch::Tensor UNet2DConditionModelImpl::forward(const torch::Tensor& latent, con
     if (t.numel() == 1)
         t = t.expand({batch});
     TORCH_CHECK(t.numel() == batch, "the UNet expects one timestep or one per batch item, got ", timesteps.sizes());
+
+    // Half weights widen into two buffers reused by every layer of this call (see WideningScratch).
+    std::optional<WideningScratch> scratch;
+    if (!torch::GradMode::is_enabled()) {
+        int64_t largest = 0;
+        for (const auto& p : parameters())
+            if (p.scalar_type() != latent.scalar_type()) largest = std::max(largest, p.numel());
+        if (largest > 0) scratch.emplace(largest);
+    }
 
     // As diffusers: the sinusoids in float32, then the model's dtype.
     auto temb = time_embedding(timestepEmbedding(t, config_.blockOutChannels[0]).to(latent.scalar_type()));

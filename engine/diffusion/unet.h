@@ -11,7 +11,7 @@
 //     auto unet = kiln::diffusion::createUNet(kiln::diffusion::UNetConfig::sd15());
 //     if (!unet) return unet.error();
 //     // ... load weights by name into (*unet)->named_parameters() ...
-//     (*unet)->setAttentionSlicing({});   // automatic: at most ~512 MiB of attention scores at a time
+//     (*unet)->setAttentionSlicing({});   // automatic (the default): per head, ~4 MiB of scores at a time
 //     auto eps = (*unet)->forward(latent, timesteps, textEmbeddings);   // may throw c10::Error
 // or predictNoise(), which returns a Result.
 #pragma once
@@ -65,8 +65,8 @@ public:
     torch::Tensor forward(const torch::Tensor& latent, const torch::Tensor& timesteps,
         const torch::Tensor& encoderHiddenStates);
 
-    // Applies to every attention layer; see AttentionSlicing. AttentionSlicing::none() computes each
-    // attention in one piece.
+    // Applies to every attention layer; see AttentionSlicing. AttentionSlicing::none() lifts the memory
+    // budget (each head still goes in cache-sized row chunks, which changes no row's arithmetic).
     void setAttentionSlicing(const AttentionSlicing& slicing);
 
     const UNetConfig& config() const { return config_; }

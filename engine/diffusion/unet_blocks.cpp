@@ -4,6 +4,7 @@
 #include <torch/nn/functional/upsampling.h>
 #include <torch/nn/modules/dropout.h>
 #include <torch/torch.h>
+#include <ATen/Parallel.h>
 
 #include <algorithm>
 #include <cmath>
@@ -43,6 +44,17 @@ torch::Tensor batchToHeads(const torch::Tensor& x, int64_t heads)
     return x.reshape({bh / heads, heads, n, d}).permute({0, 2, 1, 3}).reshape({bh / heads, n, heads * d});
 }
 
+// In-place elementwise steps on tensors a layer has just made, where no autograd graph needs the originals
+// (inference): saves an allocation and a pass over memory each. With gradients on, the out-of-place forms.
+bool inplaceOk() { return !torch::GradMode::is_enabled(); }
+
+torch::Tensor siluFresh(torch::Tensor x) { return inplaceOk() ? at::silu_(x) : F::silu(x); }
+
+torch::Tensor addFresh(torch::Tensor fresh, const torch::Tensor& other)
+{
+    return inplaceOk() ? fresh.add_(other) : fresh + other;
+}
+
 }  // namespace
 
 torch::Tensor computeCopy(const torch::Tensor& p, const torch::Tensor& x)
@@ -50,27 +62,72 @@ torch::Tensor computeCopy(const torch::Tensor& p, const torch::Tensor& x)
     return !p.defined() || p.scalar_type() == x.scalar_type() ? p : p.to(x.scalar_type());
 }
 
+namespace {
+
+thread_local WideningScratch* tScratch = nullptr;
+
+// computeCopy, into the thread's scratch buffer `slot` when there is one and no graph is recorded (a graph
+// would save the widened weight for backward, and the next layer overwrites the buffer).
+torch::Tensor widen(const torch::Tensor& p, const torch::Tensor& x, int slot)
+{
+    if (!p.defined() || p.scalar_type() == x.scalar_type()) return p;
+    if (!tScratch || torch::GradMode::is_enabled()) return p.to(x.scalar_type());
+    return tScratch->widen(p, x.scalar_type(), slot);
+}
+
+}  // namespace
+
+WideningScratch::WideningScratch(int64_t capacity) : capacity_(capacity), previous_(tScratch) { tScratch = this; }
+
+WideningScratch::~WideningScratch() { tScratch = previous_; }
+
+torch::Tensor WideningScratch::widen(const torch::Tensor& p, torch::ScalarType dtype, int slot)
+{
+    auto& buffer = buffers_[slot == 0 ? 0 : 1];
+    const int64_t n = p.numel();
+    if (!buffer.defined() || buffer.scalar_type() != dtype || buffer.device() != p.device() || buffer.numel() < n)
+        buffer = torch::empty({std::max(n, slot == 0 ? capacity_ : int64_t{0})}, p.options().dtype(dtype));
+    auto out = buffer.narrow(0, 0, n).view(p.sizes());
+    out.copy_(p);
+    return out;
+}
+
 torch::Tensor applyConv(const nn::Conv2d& c, const torch::Tensor& x, int64_t stride)
 {
-    return torch::conv2d(x, computeCopy(c->weight, x), computeCopy(c->bias, x), stride, c->weight.size(2) / 2);
+    return torch::conv2d(x, widen(c->weight, x, 0), widen(c->bias, x, 1), stride, c->weight.size(2) / 2);
 }
 
 torch::Tensor applyLinear(const nn::Linear& l, const torch::Tensor& x)
 {
-    return torch::linear(x, computeCopy(l->weight, x), computeCopy(l->bias, x));
+    return torch::linear(x, widen(l->weight, x, 0), widen(l->bias, x, 1));
 }
 
 torch::Tensor applyGroupNorm(const nn::GroupNorm& g, const torch::Tensor& x)
 {
-    return torch::group_norm(x, g->options.num_groups(), computeCopy(g->weight, x), computeCopy(g->bias, x),
+    return torch::group_norm(x, g->options.num_groups(), widen(g->weight, x, 0), widen(g->bias, x, 1),
         g->options.eps());
 }
 
 torch::Tensor applyLayerNorm(const nn::LayerNorm& n, const torch::Tensor& x)
 {
-    return torch::layer_norm(x, n->options.normalized_shape(), computeCopy(n->weight, x), computeCopy(n->bias, x),
+    return torch::layer_norm(x, n->options.normalized_shape(), widen(n->weight, x, 0), widen(n->bias, x, 1),
         n->options.eps());
 }
+
+namespace {
+
+// Rows of one softmax piece when the caller left the choice to us: the scores of a piece (rows x nk floats)
+// stay within about 4 MiB, so the matmul writes them, softmax rewrites them and the second matmul reads them
+// in cache instead of streaming a [rows, nk] matrix through memory three times.
+constexpr int64_t kCacheScoreBytes = int64_t{4} << 20;
+
+// scores = softmax(q k^T * scale) in place in `scores` [.., rows, nk], then out = scores v.
+void softmaxInPlace(torch::Tensor& scores)
+{
+    at::_softmax_out(scores, scores, -1, false);
+}
+
+}  // namespace
 
 torch::Tensor slicedAttention(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v,
     double scale, const AttentionSlicing& slicing)
@@ -85,22 +142,100 @@ torch::Tensor slicedAttention(const torch::Tensor& q, const torch::Tensor& k, co
         chunk = slice * perRow <= budget ? nq : std::max<int64_t>(1, budget / (slice * std::max<int64_t>(1, nk)));
     chunk = std::clamp<int64_t>(chunk, 1, std::max<int64_t>(1, nq));
 
-    auto piece = [&](const torch::Tensor& qs, const torch::Tensor& ks, const torch::Tensor& vs) {
-        auto scores = torch::bmm(qs, ks.transpose(1, 2)).mul_(scale);
-        return torch::bmm(scores.softmax(-1), vs);
-    };
-    if (slice >= bh && chunk >= nq)
-        return piece(q, k, v);
+    if (torch::GradMode::is_enabled() && (q.requires_grad() || k.requires_grad() || v.requires_grad())) {
+        // out= kernels do not record autograd: the plain differentiable form, slice by slice.
+        auto piece = [&](const torch::Tensor& qs, const torch::Tensor& ks, const torch::Tensor& vs) {
+            return torch::bmm(torch::baddbmm(torch::empty({qs.size(0), qs.size(1), ks.size(1)}, qs.options()), qs,
+                                  ks.transpose(1, 2), 0.0, scale)
+                                  .softmax(-1),
+                vs);
+        };
+        std::vector<torch::Tensor> rows;
+        for (int64_t b0 = 0; b0 < bh; b0 += slice) {
+            const int64_t bn = std::min(slice, bh - b0);
+            std::vector<torch::Tensor> cols;
+            for (int64_t r0 = 0; r0 < nq; r0 += chunk)
+                cols.push_back(piece(q.narrow(0, b0, bn).narrow(1, r0, std::min(chunk, nq - r0)),
+                    k.narrow(0, b0, bn), v.narrow(0, b0, bn)));
+            rows.push_back(torch::cat(cols, 1));
+        }
+        return torch::cat(rows, 0);
+    }
 
     auto out = torch::empty({bh, nq, v.size(2)}, q.options());
+    const auto kt = k.transpose(1, 2);
+    torch::Tensor buffer;
     for (int64_t b0 = 0; b0 < bh; b0 += slice) {
         const int64_t bn = std::min(slice, bh - b0);
-        auto ks = k.narrow(0, b0, bn), vs = v.narrow(0, b0, bn);
+        auto ks = kt.narrow(0, b0, bn), vs = v.narrow(0, b0, bn);
         for (int64_t r0 = 0; r0 < nq; r0 += chunk) {
             const int64_t rn = std::min(chunk, nq - r0);
-            out.narrow(0, b0, bn).narrow(1, r0, rn).copy_(piece(q.narrow(0, b0, bn).narrow(1, r0, rn), ks, vs));
+            if (!buffer.defined() || buffer.size(0) != bn || buffer.size(1) != rn)
+                buffer = torch::empty({bn, rn, nk}, q.options());
+            // beta 0: the buffer's old contents are never read
+            at::baddbmm_out(buffer, buffer, q.narrow(0, b0, bn).narrow(1, r0, rn), ks, 0.0, scale);
+            softmaxInPlace(buffer);
+            auto o = out.narrow(0, b0, bn).narrow(1, r0, rn);
+            if (o.is_contiguous())
+                at::bmm_out(o, buffer, vs);
+            else
+                o.copy_(torch::bmm(buffer, vs));
         }
     }
+    return out;
+}
+
+torch::Tensor headsAttention(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v, int64_t heads,
+    double scale, const AttentionSlicing& slicing)
+{
+    TORCH_CHECK(q.dim() == 3 && k.dim() == 3 && v.dim() == 3 && q.size(0) == k.size(0) && k.size(0) == v.size(0)
+            && k.size(1) == v.size(1) && q.size(2) == k.size(2) && q.size(2) % heads == 0
+            && v.size(2) % heads == 0,
+        "attention expects q [B, Nq, heads*d], k [B, Nk, heads*d], v [B, Nk, heads*dv]");
+    const int64_t b = q.size(0), nq = q.size(1), nk = k.size(1), d = q.size(2) / heads, dv = v.size(2) / heads;
+    const int64_t elem = static_cast<int64_t>(q.element_size());
+    int64_t chunk = slicing.queryChunk;
+    if (chunk <= 0)
+        chunk = std::min(kCacheScoreBytes, slicing.scoreBudgetBytes) / (elem * std::max<int64_t>(1, nk));
+    chunk = std::clamp<int64_t>(chunk, 1, std::max<int64_t>(1, nq));
+    if (torch::GradMode::is_enabled() && (q.requires_grad() || k.requires_grad() || v.requires_grad())) {
+        // out= kernels do not record autograd: the differentiable [B*heads, N, d] form.
+        auto toBatch = [&](const torch::Tensor& x, int64_t width) {
+            return x.reshape({b, x.size(1), heads, width}).permute({0, 2, 1, 3}).reshape({b * heads, x.size(1), width});
+        };
+        AttentionSlicing s = slicing;
+        s.queryChunk = chunk;
+        s.sliceSize = 1;
+        auto o = slicedAttention(toBatch(q, d), toBatch(k, d), toBatch(v, dv), scale, s);
+        return o.reshape({b, heads, nq, dv}).permute({0, 2, 1, 3}).reshape({b, nq, heads * dv});
+    }
+    // 2-D strided views of one head (row stride heads*d) go straight to BLAS: no head_to_batch copies of q, k,
+    // v and no batch_to_head copy of the result, which is written in place into [B, Nq, heads*dv].
+    auto qc = q.stride(2) == 1 ? q : q.contiguous();
+    auto kc = k.stride(2) == 1 ? k : k.contiguous();
+    auto vc = v.stride(2) == 1 ? v : v.contiguous();
+    auto out = torch::empty({b, nq, heads * dv}, q.options());
+    // One (batch item, head) per task across the intra-op threads, each with its own score buffer: the BLAS
+    // calls and the softmax inside run single-threaded (nested parallelism is serial), so a layer has one
+    // fork/join instead of three per chunk, and each core keeps its own chunk's scores in its cache.
+    at::parallel_for(0, b * heads, 1, [&](int64_t begin, int64_t end) {
+        auto buffer = torch::empty({chunk, nk}, q.options());
+        for (int64_t task = begin; task < end; ++task) {
+            const int64_t i = task / heads, h = task % heads;
+            auto kt = kc[i].narrow(1, h * d, d).t();
+            auto vh = vc[i].narrow(1, h * dv, dv);
+            auto qh = qc[i].narrow(1, h * d, d);
+            auto oh = out[i].narrow(1, h * dv, dv);
+            for (int64_t r0 = 0; r0 < nq; r0 += chunk) {
+                const int64_t rn = std::min(chunk, nq - r0);
+                auto scores = buffer.narrow(0, 0, rn);
+                at::addmm_out(scores, scores, qh.narrow(0, r0, rn), kt, 0.0, scale);
+                softmaxInPlace(scores);
+                auto o = oh.narrow(0, r0, rn);
+                at::mm_out(o, scores, vh);
+            }
+        }
+    });
     return out;
 }
 
@@ -142,10 +277,11 @@ ResnetBlock2DImpl::ResnetBlock2DImpl(int64_t inChannels, int64_t outChannels, in
 
 torch::Tensor ResnetBlock2DImpl::forward(const torch::Tensor& x, const torch::Tensor& temb)
 {
-    auto h = applyConv(conv1, F::silu(applyGroupNorm(norm1, x)));
-    h = h + applyLinear(time_emb_proj, F::silu(temb)).unsqueeze(-1).unsqueeze(-1);
-    h = applyConv(conv2, F::silu(applyGroupNorm(norm2, h)));
-    return (conv_shortcut ? applyConv(conv_shortcut, x) : x) + h;
+    auto h = applyConv(conv1, siluFresh(applyGroupNorm(norm1, x)));
+    h = addFresh(h, applyLinear(time_emb_proj, F::silu(temb)).unsqueeze(-1).unsqueeze(-1));
+    h = applyConv(conv2, siluFresh(applyGroupNorm(norm2, h)));
+    // x + h (float addition commutes exactly, so the fresh tensor may take the sum)
+    return conv_shortcut ? addFresh(applyConv(conv_shortcut, x), h) : addFresh(h, x);
 }
 
 Downsample2DImpl::Downsample2DImpl(int64_t channels)
@@ -189,10 +325,17 @@ AttentionImpl::AttentionImpl(int64_t queryDim, int64_t contextDim, int64_t heads
 torch::Tensor AttentionImpl::forward(const torch::Tensor& x, const torch::Tensor& context)
 {
     const auto& ctx = context.defined() ? context : x;
-    auto q = headsToBatch(applyLinear(to_q, x), heads_);
-    auto k = headsToBatch(applyLinear(to_k, ctx), heads_);
-    auto v = headsToBatch(applyLinear(to_v, ctx), heads_);
-    auto out = batchToHeads(slicedAttention(q, k, v, 1.0 / std::sqrt(static_cast<double>(headDim_)), slicing), heads_);
+    auto q = applyLinear(to_q, x);
+    auto k = applyLinear(to_k, ctx);
+    auto v = applyLinear(to_v, ctx);
+    const double scale = 1.0 / std::sqrt(static_cast<double>(headDim_));
+    torch::Tensor out;
+    if (slicing.sliceSize > 0)  // an explicit batch*heads slicing: the [B*heads, N, d] form
+        out = batchToHeads(slicedAttention(headsToBatch(q, heads_), headsToBatch(k, heads_), headsToBatch(v, heads_),
+                                           scale, slicing),
+            heads_);
+    else
+        out = headsAttention(q, k, v, heads_, scale, slicing);
     return applyLinear(out_, out);
 }
 
@@ -204,7 +347,8 @@ GEGLUImpl::GEGLUImpl(int64_t dimIn, int64_t dimOut)
 torch::Tensor GEGLUImpl::forward(const torch::Tensor& x)
 {
     auto halves = applyLinear(proj, x).chunk(2, -1);
-    return halves[0] * torch::gelu(halves[1]);
+    // gelu(gate) * hidden, multiplied into the fresh gelu output: one [.., dimOut] tensor fewer
+    return inplaceOk() ? torch::gelu(halves[1]).mul_(halves[0]) : halves[0] * torch::gelu(halves[1]);
 }
 
 FeedForwardImpl::FeedForwardImpl(int64_t dim)
@@ -232,9 +376,9 @@ BasicTransformerBlockImpl::BasicTransformerBlockImpl(int64_t dim, int64_t heads,
 
 torch::Tensor BasicTransformerBlockImpl::forward(const torch::Tensor& x, const torch::Tensor& context)
 {
-    auto h = attn1(applyLayerNorm(norm1, x)) + x;
-    h = attn2(applyLayerNorm(norm2, h), context) + h;
-    return ff(applyLayerNorm(norm3, h)) + h;
+    auto h = addFresh(attn1(applyLayerNorm(norm1, x)), x);
+    h = addFresh(attn2(applyLayerNorm(norm2, h), context), h);
+    return addFresh(ff(applyLayerNorm(norm3, h)), h);
 }
 
 Transformer2DModelImpl::Transformer2DModelImpl(int64_t channels, int64_t heads, int64_t contextDim, int64_t groups)
@@ -257,7 +401,7 @@ torch::Tensor Transformer2DModelImpl::forward(const torch::Tensor& x, const torc
     for (const auto& block : *transformer_blocks)
         t = block->as<BasicTransformerBlockImpl>()->forward(t, context);
     t = t.reshape({b, h, w, inner}).permute({0, 3, 1, 2}).contiguous();
-    return applyConv(proj_out, t) + x;
+    return addFresh(applyConv(proj_out, t), x);
 }
 
 DownBlockImpl::DownBlockImpl(int64_t inChannels, int64_t outChannels, int64_t layers, bool withAttention,

@@ -35,6 +35,16 @@ Result<std::shared_ptr<const MappedFile>> MappedFile::open(const std::string& pa
     return std::shared_ptr<const MappedFile>(std::move(file));
 }
 
+void MappedFile::release(std::span<const std::uint8_t> range) const
+{
+    if (!data_ || range.empty() || range.data() < data_ || range.data() + range.size() > data_ + size_) return;
+    static const auto page = static_cast<std::uintptr_t>(::sysconf(_SC_PAGESIZE));
+    const auto begin = reinterpret_cast<std::uintptr_t>(range.data()) & ~(page - 1);
+    const auto end = reinterpret_cast<std::uintptr_t>(range.data() + range.size());
+    // MADV_DONTNEED on a read-only private file mapping only unmaps the pages; a failure costs memory, not data.
+    (void)::madvise(reinterpret_cast<void*>(begin), end - begin, MADV_DONTNEED);
+}
+
 MappedFile::~MappedFile()
 {
     if (data_) ::munmap(const_cast<std::uint8_t*>(data_), size_);

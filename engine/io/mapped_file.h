@@ -18,6 +18,10 @@ public:
     MappedFile& operator=(const MappedFile&) = delete;
 
     std::span<const std::uint8_t> bytes() const { return {data_, size_}; }
+    // Drops the pages of `range` (inside bytes()) from this process's memory: a loader that has copied a
+    // tensor out calls it so that a 2 GB checkpoint does not sit in RSS twice. Reading the range again
+    // is still valid; the pages come back from the file (or the page cache).
+    void release(std::span<const std::uint8_t> range) const;
     const std::string& path() const { return path_; }
 
 private:

@@ -17,6 +17,8 @@ public:
     const std::string& path() const { return file_->path(); }
     // The entry's bytes inside the map (valid while this object or a copy lives).
     std::span<const std::uint8_t> bytes(const SafetensorsEntry& e) const;
+    // Drops the entry's pages from memory once its bytes were copied (see MappedFile::release).
+    void release(const SafetensorsEntry& e) const { file_->release(bytes(e)); }
 
 private:
     std::shared_ptr<const MappedFile> file_;

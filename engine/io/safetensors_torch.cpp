@@ -99,6 +99,7 @@ Result<torch::Tensor> loadTensor(const SafetensorsFile& file, const SafetensorsE
         if (auto type = torchTypeOf(e.dtype)) {
             t = torch::empty(e.shape, torch::TensorOptions().dtype(*type));
             if (!bytes.empty()) std::memcpy(t.data_ptr(), bytes.data(), bytes.size());
+            file.release(e);  // copied: the mapped pages need not stay resident
         } else {
             auto decoded = decodeUnsupported(e, bytes);
             if (!decoded) return makeError(decoded.error().what, file.path() + ": " + e.name);

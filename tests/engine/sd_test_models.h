@@ -4,6 +4,8 @@
 #pragma once
 
 #include "diffusion/clip_text_model.h"
+#include "diffusion/ldm_keys_clip_vae.h"
+#include "diffusion/ldm_keys_unet.h"
 #include "diffusion/unet.h"
 #include "diffusion/vae.h"
 #include "io/safetensors_torch.h"
@@ -13,6 +15,7 @@
 #include <filesystem>
 #include <fstream>
 #include <string>
+#include <vector>
 
 namespace kiln::sdtest {
 
@@ -106,6 +109,105 @@ inline Result<void> writeTinySdDiffusers(const std::filesystem::path& folder, Ti
         !r)
         return r;
     return io::saveSafetensors((folder / "text_encoder/model.safetensors").string(), namedParameters(*m.clip));
+}
+
+// The inverse of ldmToDiffusersVaeKey, from the rules in ldm_keys_clip_vae.h.
+inline std::string vaeToLdm(const std::string& key, int levels)
+{
+    std::vector<std::string> p;
+    for (size_t start = 0;;) {
+        size_t dot = key.find('.', start);
+        p.push_back(key.substr(start, dot - start));
+        if (dot == std::string::npos) break;
+        start = dot + 1;
+    }
+    std::vector<std::string> out;
+    for (size_t i = 0; i < p.size(); ++i) {
+        const std::string& s = p[i];
+        if (s == "down_blocks") {
+            out.insert(out.end(), {"down", p[i + 1]});
+            ++i;
+        } else if (s == "up_blocks") {
+            out.insert(out.end(), {"up", std::to_string(levels - 1 - std::stoi(p[i + 1]))});
+            ++i;
+        } else if (s == "resnets" && i > 0 && p[i - 1] == "mid_block") {
+            out.back() = "mid";
+            out.push_back(p[i + 1] == "0" ? "block_1" : "block_2");
+            ++i;
+        } else if (s == "resnets") {
+            out.insert(out.end(), {"block", p[i + 1]});
+            ++i;
+        } else if (s == "downsamplers" || s == "upsamplers") {
+            out.push_back(s == "downsamplers" ? "downsample" : "upsample");
+            ++i;  // the ".0"
+        } else if (s == "attentions") {
+            out.back() = "mid";
+            out.push_back("attn_1");
+            ++i;
+        } else if (s == "to_out") {
+            out.push_back("proj_out");
+            ++i;
+        } else if (s == "group_norm") {
+            out.push_back("norm");
+        } else if (s == "to_q" || s == "to_k" || s == "to_v") {
+            out.push_back(s.substr(3));
+        } else if (s == "conv_shortcut") {
+            out.push_back("nin_shortcut");
+        } else if (s == "conv_norm_out") {
+            out.push_back("norm_out");
+        } else {
+            out.push_back(s);
+        }
+    }
+    std::string joined = "first_stage_model";
+    for (const auto& s : out) joined += "." + s;
+    return joined;
+}
+
+// The three modules under the keys of an SD 1.x single-file checkpoint as A1111 saves it
+// (model.diffusion_model.*, first_stage_model.*, cond_stage_model.transformer.text_model.*), every
+// floating tensor in `dtype`. Tensors already in `dtype` are shared with the modules, not copied, so a
+// full-size model converted with module->to(dtype) first costs no second copy. Checks that every VAE key
+// maps back to its diffusers name.
+inline Result<io::NamedTensors> sdSingleFileTensors(diffusion::ClipTextModel clip, diffusion::UNet2DConditionModel unet,
+                                                    diffusion::AutoencoderKL vae,
+                                                    torch::ScalarType dtype = torch::kFloat32)
+{
+    io::NamedTensors ldm;
+    auto as = [dtype](const torch::Tensor& t) { return t.detach().to(dtype); };
+    auto unetKeys = diffusion::ldmToDiffusersUnetKeys(unet->config());
+    if (!unetKeys) return unetKeys.error();
+    for (auto& item : unet->named_parameters(true)) {
+        auto it = unetKeys->find(item.key());
+        if (it == unetKeys->end()) return makeError("no LDM key for UNet parameter " + item.key());
+        ldm.emplace_back(it->second, as(item.value()));
+    }
+    const int levels = static_cast<int>(vae->config().blockOutChannels.size());
+    for (auto& item : vae->named_parameters(true)) {
+        const std::string& name = item.key();
+        const std::string key = vaeToLdm(name, levels);
+        auto back = diffusion::ldmToDiffusersVaeKey(key, levels);
+        if (!back || *back != name) return makeError("VAE key does not map back: " + name + " -> " + key);
+        const torch::Tensor& t = item.value();
+        const bool conv = diffusion::isVaeAttentionProjection(name) && t.dim() == 2;
+        ldm.emplace_back(key, as(conv ? t.unsqueeze(-1).unsqueeze(-1) : t));
+    }
+    // The older layout without `text_model.` for half the keys would be odd; the newer one is what A1111 saves.
+    for (auto& item : clip->named_parameters(true))
+        ldm.emplace_back("cond_stage_model.transformer." + item.key(), as(item.value()));
+    ldm.emplace_back("cond_stage_model.transformer.text_model.embeddings.position_ids",
+                     torch::arange(clip->config().maxPositions, torch::kLong).unsqueeze(0));
+    return ldm;
+}
+
+// sdSingleFileTensors written to one .safetensors file.
+inline Result<void> writeSdSingleFile(const std::filesystem::path& path, diffusion::ClipTextModel clip,
+                                      diffusion::UNet2DConditionModel unet, diffusion::AutoencoderKL vae,
+                                      torch::ScalarType dtype = torch::kFloat32)
+{
+    auto tensors = sdSingleFileTensors(clip, unet, vae, dtype);
+    if (!tensors) return tensors.error();
+    return io::saveSafetensors(path.string(), *tensors);
 }
 
 }  // namespace kiln::sdtest

@@ -340,19 +340,21 @@ private Q_SLOTS:
         QVERIFY2(notLoaded.error().message().find("not enough memory to load") != std::string::npos,
                  notLoaded.error().message().c_str());
 
-        // SD 1.5 at 512x512, batch 1: the skip connections and one transformer's working set at 64x64 with
-        // 320 channels are ~0.25 GB, the sliced attention scores 1 GB; the VAE's last level holds 256 + 3 x 128
-        // channels at 512x512 (~0.7 GB). The estimate must be of that order and grow with size and batch.
+        // SD 1.5 at 512x512, batch 1 (CFG: UNet batch 2): the skip connections (6.6 M floats) and 30 tensors of
+        // 320 x 64 x 64 are ~0.37 GB; the VAE's last level holds 2 x 256 + 4 x 128 channels at 512x512 (~1.1 GB).
+        // bench_sd measured 0.45-0.76 and 1.1-1.2 GB; the estimate must be of that order and grow with size
+        // and batch.
         const auto sd = [](int w, int h, int b) {
             return estimateGenerationMemory(UNetConfig::sd15(), VaeConfig::sd15(), 0, w, h, b, false);
         };
         const MemoryEstimate e = sd(512, 512, 1);
         const double gb = 1024.0 * 1024.0 * 1024.0;
-        QVERIFY2(e.unetBytes / gb > 0.8 && e.unetBytes / gb < 2.0, formatBytes(e.unetBytes).c_str());
-        QVERIFY2(e.vaeBytes / gb > 0.5 && e.vaeBytes / gb < 1.5, formatBytes(e.vaeBytes).c_str());
+        QVERIFY2(e.unetBytes / gb > 0.3 && e.unetBytes / gb < 0.8, formatBytes(e.unetBytes).c_str());
+        QVERIFY2(e.vaeBytes / gb > 0.9 && e.vaeBytes / gb < 1.5, formatBytes(e.vaeBytes).c_str());
         QVERIFY(sd(768, 768, 1).total() > e.total());
         QVERIFY(sd(512, 512, 2).total() > e.total());
         QVERIFY(!checkFitsInMemory(e, std::uint64_t{1} << 30, 512, 512, 1).ok());
+        QVERIFY(checkFitsInMemory(e, std::uint64_t{3} << 30, 512, 512, 1).ok());
         // img2img encodes the whole image at once: at 2048x2048 the encoder's one-head attention over
         // 256x256 latent pixels alone is 65536^2 floats (17 GB), and its softmax as much again.
         const MemoryEstimate big = estimateGenerationMemory(UNetConfig::sd15(), VaeConfig::sd15(), 0, 2048, 2048, 1, true);

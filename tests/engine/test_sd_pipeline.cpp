@@ -26,59 +26,6 @@ namespace {
 
 using namespace kiln::sdtest;
 
-// The inverse of ldmToDiffusersVaeKey, from the rules in ldm_keys_clip_vae.h.
-std::string vaeToLdm(const std::string& key, int levels)
-{
-    std::vector<std::string> p;
-    for (size_t start = 0;;) {
-        size_t dot = key.find('.', start);
-        p.push_back(key.substr(start, dot - start));
-        if (dot == std::string::npos) break;
-        start = dot + 1;
-    }
-    std::vector<std::string> out;
-    for (size_t i = 0; i < p.size(); ++i) {
-        const std::string& s = p[i];
-        if (s == "down_blocks") {
-            out.insert(out.end(), {"down", p[i + 1]});
-            ++i;
-        } else if (s == "up_blocks") {
-            out.insert(out.end(), {"up", std::to_string(levels - 1 - std::stoi(p[i + 1]))});
-            ++i;
-        } else if (s == "resnets" && i > 0 && p[i - 1] == "mid_block") {
-            out.back() = "mid";
-            out.push_back(p[i + 1] == "0" ? "block_1" : "block_2");
-            ++i;
-        } else if (s == "resnets") {
-            out.insert(out.end(), {"block", p[i + 1]});
-            ++i;
-        } else if (s == "downsamplers" || s == "upsamplers") {
-            out.push_back(s == "downsamplers" ? "downsample" : "upsample");
-            ++i;  // the ".0"
-        } else if (s == "attentions") {
-            out.back() = "mid";
-            out.push_back("attn_1");
-            ++i;
-        } else if (s == "to_out") {
-            out.push_back("proj_out");
-            ++i;
-        } else if (s == "group_norm") {
-            out.push_back("norm");
-        } else if (s == "to_q" || s == "to_k" || s == "to_v") {
-            out.push_back(s.substr(3));
-        } else if (s == "conv_shortcut") {
-            out.push_back("nin_shortcut");
-        } else if (s == "conv_norm_out") {
-            out.push_back("norm_out");
-        } else {
-            out.push_back(s);
-        }
-    }
-    std::string joined = "first_stage_model";
-    for (const auto& s : out) joined += "." + s;
-    return joined;
-}
-
 bool sameParameters(torch::nn::Module& a, torch::nn::Module& b)
 {
     auto pa = a.named_parameters(true);
@@ -150,30 +97,13 @@ private Q_SLOTS:
         QVERIFY(writeTinySdDiffusers(folder_, *tiny).ok());
 
         // single file with LDM keys
-        kiln::io::NamedTensors ldm;
-        auto unetKeys = ldmToDiffusersUnetKeys(unetConfig());
-        QVERIFY(unetKeys.ok());
-        for (auto& [name, t] : namedParameters(*unet_)) {
-            QVERIFY2(unetKeys->count(name), name.c_str());
-            ldm.emplace_back(unetKeys->at(name), t);
-        }
-        const int levels = static_cast<int>(vaeConfig().blockOutChannels.size());
-        for (auto& [name, t] : namedParameters(*vae_)) {
-            const std::string key = vaeToLdm(name, levels);
-            auto back = ldmToDiffusersVaeKey(key, levels);
-            QVERIFY2(back.ok() && *back == name, (name + " -> " + key).c_str());
-            const bool conv = isVaeAttentionProjection(name) && t.dim() == 2;
-            ldm.emplace_back(key, conv ? t.unsqueeze(-1).unsqueeze(-1) : t);
-        }
-        // The older layout without `text_model.` for half the keys would be odd; the newer one is what A1111 saves.
-        for (auto& [name, t] : namedParameters(*clip_)) ldm.emplace_back("cond_stage_model.transformer." + name, t);
-        ldm.emplace_back("cond_stage_model.transformer.text_model.embeddings.position_ids",
-                         torch::arange(77, torch::kLong).unsqueeze(0));
-        QVERIFY(kiln::io::saveSafetensors(single_.string(), ldm).ok());
+        auto ldm = sdSingleFileTensors(clip_, unet_, vae_);
+        QVERIFY2(ldm.ok(), ldm.ok() ? "" : ldm.error().message().c_str());
+        QVERIFY(kiln::io::saveSafetensors(single_.string(), *ldm).ok());
 
         // The same as torch.save({"state_dict": sd}) writes it, as CompVis and A1111 .ckpt files hold it.
         c10::Dict<std::string, at::Tensor> sd;
-        for (auto& [name, t] : ldm) sd.insert(name, t);
+        for (auto& [name, t] : *ldm) sd.insert(name, t);
         c10::Dict<std::string, c10::Dict<std::string, at::Tensor>> top;
         top.insert("state_dict", sd);
         const std::vector<char> bytes = torch::pickle_save(top);

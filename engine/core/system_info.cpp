@@ -55,6 +55,11 @@ SystemReport probeSystem(const std::string& preferredVulkanDevice)
     r.vulkan.message = "Kiln was built without its Vulkan backend";
 #endif
     r.hardwareThreads = std::thread::hardware_concurrency();
+    // GNU OpenMP keeps the count per thread, and LibTorch starts every thread at 1 here; training and
+    // generation set every hardware thread on the thread they run on, so that is what this thread (the
+    // engine thread, for the studio's probe) is given too, and what the report shows.
+    if (r.hardwareThreads > 0 && at::get_num_threads() < static_cast<int>(r.hardwareThreads))
+        at::set_num_threads(static_cast<int>(r.hardwareThreads));
     r.torchThreads = at::get_num_threads();
     r.torchInteropThreads = at::get_num_interop_threads();
     if (const char* p = std::getenv("OMP_WAIT_POLICY")) r.ompWaitPolicy = p;

@@ -165,6 +165,14 @@ int runGenerateCommand(int argc, char** argv)
             target = static_cast<std::remove_reference_t<decltype(target)>>(n);
             return true;
         };
+        auto real = [&](double& target, double min, double max) {
+            const char* v = value();
+            char* end = nullptr;
+            const double x = v ? std::strtod(v, &end) : 0;
+            if (!v || !end || end == v || *end || !(x >= min && x <= max)) return false;
+            target = x;
+            return true;
+        };
         if (a == "--help" || a == "-h") {
             std::fputs(kUsage, stdout);
             return 0;
@@ -202,12 +210,7 @@ int runGenerateCommand(int argc, char** argv)
             req.seed = n;
             haveSeed = true;
         } else if (a == "--cfg") {
-            const char* v = value();
-            char* end = nullptr;
-            const double x = v ? std::strtod(v, &end) : 0;
-            if (!v || !end || end == v || *end || !(x >= 0 && x <= 100))
-                return usageError("--cfg needs a number from 0 to 100");
-            req.cfg = x;
+            if (!real(req.cfg, 0, 100)) return usageError("--cfg needs a number from 0 to 100");
         } else if (a == "--init-image" || a == "--mask" || a == "--vae") {
             const char* v = value();
             if (!v) return usageError(a + " needs a value");
@@ -215,12 +218,7 @@ int runGenerateCommand(int argc, char** argv)
         } else if (a == "--mask-blur") {
             if (!integer(req.maskBlur, 0) || req.maskBlur > 256) return usageError("--mask-blur needs 0 to 256");
         } else if (a == "--strength") {
-            const char* v = value();
-            char* end = nullptr;
-            const double x = v ? std::strtod(v, &end) : 0;
-            if (!v || !end || end == v || *end || !(x >= 0 && x <= 1))
-                return usageError("--strength needs a number from 0 to 1");
-            req.strength = x;
+            if (!real(req.strength, 0, 1)) return usageError("--strength needs a number from 0 to 1");
         } else {
             return usageError("bad or unknown option '" + a + "'");
         }

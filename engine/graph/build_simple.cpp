@@ -65,6 +65,24 @@ Fn inputCheck(const BuildContext& c)
 
 std::vector<std::int64_t> pair(std::int64_t v) { return {v, v}; }
 
+// Flatten of a channels-last 4-D tensor (the trainer runs ConvNets channels-last): the same values
+// as torch::flatten, but the gradient goes back channels-last too. Through reshape's own backward
+// it would arrive NCHW and every op of the conv block before it would work on mixed layouts.
+struct FlattenChannelsLast : torch::autograd::Function<FlattenChannelsLast> {
+    static torch::Tensor forward(torch::autograd::AutogradContext* ctx, const torch::Tensor& x, std::int64_t start,
+                                 std::int64_t end)
+    {
+        ctx->saved_data["sizes"] = x.sizes().vec();
+        return torch::flatten(x.contiguous(), start, end);
+    }
+    static torch::autograd::tensor_list backward(torch::autograd::AutogradContext* ctx,
+                                                 torch::autograd::tensor_list g)
+    {
+        const auto sizes = ctx->saved_data["sizes"].toIntVector();
+        return {g[0].reshape(sizes).contiguous(torch::MemoryFormat::ChannelsLast), torch::Tensor(), torch::Tensor()};
+    }
+};
+
 Fn pool(const BuildContext& c, bool max)
 {
     const auto k = c.params.i("kernel_size"), p = c.params.i("padding");
@@ -116,7 +134,11 @@ void addSimpleBuilders(BuilderRegistry& r)
     add(r, "node.flatten", [](const BuildContext& c) -> Fn {
         const auto start = c.params.i("start_dim"), end = c.params.i("end_dim");
         return [start, end](const std::vector<torch::Tensor>& x, bool) {
-            return std::vector<torch::Tensor>{torch::flatten(x[0], start, end)};
+            const torch::Tensor& t = x[0];
+            if (t.dim() == 4 && t.requires_grad() && torch::GradMode::is_enabled() && !t.is_contiguous() &&
+                t.is_contiguous(torch::MemoryFormat::ChannelsLast))
+                return std::vector<torch::Tensor>{FlattenChannelsLast::apply(t, start, end)};
+            return std::vector<torch::Tensor>{torch::flatten(t, start, end)};
         };
     });
     add(r, "node.reshape", [](const BuildContext& c) -> Fn {

@@ -1,5 +1,7 @@
 #include "train/optim.h"
 
+#include "train/fused_adamw.h"
+
 #include <torch/optim/adam.h>
 #include <torch/optim/adamw.h>
 #include <torch/optim/sgd.h>
@@ -23,7 +25,10 @@ Result<torch::Tensor> loadLike(const io::SafetensorsFile& file, const std::strin
     auto t = loadTensor(file, name, like.scalar_type());
     if (!t) return t.error();
     if (t->sizes() != like.sizes()) return makeError("optimizer state of the wrong shape", file.path() + ": " + name);
-    return std::move(*t);
+    if (t->strides() == like.strides()) return std::move(*t);
+    // In the parameter's memory layout (channels-last while training a ConvNet), which the fused
+    // AdamW update needs.
+    return torch::empty_like(like).copy_(*t);
 }
 
 template <typename State>
@@ -94,7 +99,8 @@ Result<std::unique_ptr<torch::optim::Optimizer>> makeOptimizer(const OptimizerCo
         }
         case OptimizerKind::AdamW: {
             auto o = torch::optim::AdamWOptions(c.learningRate).betas({c.beta1, c.beta2}).eps(c.eps).weight_decay(c.weightDecay);
-            return std::unique_ptr<torch::optim::Optimizer>(std::make_unique<torch::optim::AdamW>(tensors, o));
+            // torch::optim::AdamW's rule and state, one pass over memory per parameter.
+            return std::unique_ptr<torch::optim::Optimizer>(std::make_unique<FusedAdamW>(tensors, o));
         }
         }
     } catch (const std::exception& ex) {

@@ -15,6 +15,8 @@ set(KILN_TRAIN_TORCH_SOURCES
   train/batches.cpp
   train/loss.cpp
   train/optim.cpp
+  train/fused_adamw.cpp
+  train/memory_format.cpp
   train/checkpoint.cpp
   train/evaluate.cpp
   train/prediction_grid.cpp

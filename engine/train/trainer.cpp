@@ -4,6 +4,7 @@
 #include "train/checkpoint.h"
 #include "train/loss.h"
 #include "train/lr_schedule.h"
+#include "train/memory_format.h"
 #include "train/optim.h"
 
 #include <cmath>
@@ -63,6 +64,7 @@ private:
 
     NamedParameters params_;
     std::vector<torch::Tensor> paramTensors_;
+    std::optional<ChannelsLastScope> layout_;  // before opt_: outlives the optimizer's state
     std::unique_ptr<torch::optim::Optimizer> opt_;
     std::optional<BatchPlan> plan_;
     std::optional<CheckpointFolder> folder_;
@@ -112,6 +114,9 @@ Result<void> Run::setup()
     summary_.threads = applyThreadSetting(cfg_.threads);
     summary_.dataDescription = data_.info.description;
     params_ = trainableParameters(*model_.module);
+    // Before the optimizer exists, so its moments are made in the same layout as the parameters.
+    if (!params_.empty() && prefersChannelsLast(*model_.module, params_.front().second.device()))
+        layout_.emplace(*model_.module);
     for (const auto& [name, p] : params_) paramTensors_.push_back(p);
     auto opt = makeOptimizer(cfg_.optimizer, params_);
     if (!opt) return opt.error();
@@ -175,7 +180,8 @@ Result<void> Run::trainBatch(std::int64_t epoch, std::int64_t batch)
     const auto t0 = Clock::now();
     const auto idx = plan_->indices(epoch, batch);
     auto rng = stepRng(cfg_.seed, step_);
-    const auto x = prepareInputs(data_.train.inputs.index_select(0, idx), cfg_.data.augment, &rng).to(device_);
+    auto x = prepareInputs(data_.train.inputs.index_select(0, idx), cfg_.data.augment, &rng).to(device_);
+    if (layout_) x = layout_->input(x);
     const auto y = data_.train.targets.index_select(0, idx).to(device_);
     const double lr = learningRate(cfg_.schedule, cfg_.optimizer.learningRate, step_, total_);
     setLearningRate(*opt_, lr);

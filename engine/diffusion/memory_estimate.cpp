@@ -57,15 +57,15 @@ std::uint64_t vaeWorkingBytes(const VaeConfig& c, int width, int height, std::in
     const auto tileArea = static_cast<std::uint64_t>(tileH * scale * tileW * scale);
     const auto first = static_cast<std::uint64_t>(c.blockOutChannels.front());
     const auto second = static_cast<std::uint64_t>(c.blockOutChannels.size() > 1 ? c.blockOutChannels[1] : first);
-    // the mid block's single-head attention over every latent pixel: scores and their softmax
+    // the mid block's single-head attention over every latent pixel, in query chunks per thread
     const auto tileTokens = static_cast<std::uint64_t>(tileH * tileW);
     const std::uint64_t decode = static_cast<std::uint64_t>(batch) *
-                                 (tileArea * (2 * second + 4 * first) * kFloat + 2 * tileTokens * tileTokens * kFloat);
+                                 (tileArea * (2 * second + 4 * first) * kFloat + threads * kQueryRows * tileTokens * kFloat);
     if (!encodes) return decode;
     // img2img and inpainting models encode one image, whole (no tiles)
     const auto imageArea = static_cast<std::uint64_t>(width) * static_cast<std::uint64_t>(height);
     const auto tokens = static_cast<std::uint64_t>(height / scale) * static_cast<std::uint64_t>(width / scale);
-    const std::uint64_t encode = imageArea * (4 * first) * kFloat + 2 * tokens * tokens * kFloat;
+    const std::uint64_t encode = imageArea * (4 * first) * kFloat + threads * kQueryRows * tokens * kFloat;
     return std::max(decode, encode);
 }
 

@@ -7,9 +7,9 @@
 //     256 query rows per thread) plus the two buffers fp16 weights are widened into;
 //   - the VAE decode of the batch (one tile at most per pass when tiled): the last level's resnets at the
 //     tile's size (two tensors of their input width, four of their output width), and
-//     the mid block's attention scores over the tile's latent pixels (one head, not sliced);
+//     the mid block's attention scores (one head, 256 query rows per thread);
 //   - when the run encodes an image (img2img, and every run of a 9-channel inpainting model): the encoder
-//     on the whole image at once, 4 tensors of its first width plus its mid-block attention scores;
+//     on the whole image at once, 4 tensors of its first width plus its attention scores as above;
 //   - the latents, the noise and the float and uint8 images.
 // The figure is compared with the memory the system has available (MemAvailable) less a margin for the
 // rest of the desktop.

@@ -1,5 +1,7 @@
 #include "diffusion/vae.h"
 
+#include "diffusion/unet_blocks.h"
+
 #include "diffusion/ldm_keys_clip_vae.h"
 
 #include <algorithm>
@@ -101,10 +103,18 @@ torch::Tensor VaeAttentionImpl::forward(const torch::Tensor& x) {
     const auto b = x.size(0), c = x.size(1), h = x.size(2), w = x.size(3);
     auto tokens = group_norm(x).view({b, c, h * w}).transpose(1, 2);  // [B, HW, C]
     auto q = to_q(tokens), k = to_k(tokens), v = to_v(tokens);
-    // diffusers upcasts the scores to float32 for the softmax (upcast_softmax) so fp16 cannot overflow.
-    auto scores = torch::matmul(q, k.transpose(1, 2)) * (1.0 / std::sqrt(static_cast<double>(c)));
-    auto weights = torch::softmax(scores.to(torch::kFloat), -1).to(v.scalar_type());
-    auto out = to_out[0]->as<nn::LinearImpl>()->forward(torch::matmul(weights, v));
+    const double scale = 1.0 / std::sqrt(static_cast<double>(c));
+    torch::Tensor attended;
+    if (q.scalar_type() == torch::kFloat) {
+        // One head over every latent pixel: (HW)^2 scores would be 17 GB for img2img's whole-image encode at
+        // 2048x2048; in query chunks they stay a few MiB, with the same rows' arithmetic.
+        attended = headsAttention(q, k, v, 1, scale, AttentionSlicing{});
+    } else {
+        // diffusers upcasts the scores to float32 for the softmax (upcast_softmax) so fp16 cannot overflow.
+        auto scores = torch::matmul(q, k.transpose(1, 2)) * scale;
+        attended = torch::matmul(torch::softmax(scores.to(torch::kFloat), -1).to(v.scalar_type()), v);
+    }
+    auto out = to_out[0]->as<nn::LinearImpl>()->forward(attended);
     return x + out.transpose(1, 2).reshape({b, c, h, w});
 }
 

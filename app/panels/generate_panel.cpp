@@ -1,6 +1,7 @@
 #include "panels/generate_panel.h"
 
 #include "panels/generate_init_image.h"
+#include "io/png_file.h"
 #include "qt/engine_thread.h"
 #include "widgets/mask_editor.h"
 #include "widgets/prompt_highlighter.h"
@@ -573,14 +574,13 @@ bool GeneratePanel::restoreFromPng(const QString& path)
         showMessage(tr("%1 is not a regular file; drop a PNG file.").arg(path));
         return false;
     }
-    QImage image(path);
-    if (image.isNull()) {
-        showMessage(tr("%1 is not an image Kiln can read.").arg(path));
+    // Only the text chunks are read (CRC-checked), not the pixels: a dropped 8K PNG costs a file read, not a decode.
+    auto chunks = kiln::io::readPngText(path.toStdString());
+    if (!chunks) {
+        showMessage(tr("%1 is not a PNG Kiln can read: %2").arg(path, qs(chunks.error().message())));
         return false;
     }
-    std::vector<std::pair<std::string, std::string>> chunks;
-    for (const QString& key : image.textKeys()) chunks.emplace_back(key.toStdString(), image.text(key).toStdString());
-    auto params = kiln::diffusion::parametersFromPngText(chunks);
+    auto params = kiln::diffusion::parametersFromPngText(*chunks);
     if (!params) {
         showMessage(tr("No generation parameters in %1: %2").arg(path, qs(params.error().message())));
         return false;

@@ -4,10 +4,11 @@
 // what its trainer runs: channels-last memory for the convolutions (train/memory_format.h) and the
 // optimizer from makeOptimizer (the fused AdamW); PyTorch's side is the plain default (NCHW,
 // torch.optim.AdamW as constructed by default).
-// Usage: bench_convnet_train [--threads N] [--steps N] [--compete] [--nchw] [--torch-adamw]
+// Usage: bench_convnet_train [--threads N] [--steps N] [--compete] [--nchw] [--torch-adamw] [--no-fuse]
 //   --compete      runs a busy process beside both measurements (a desktop is never idle)
 //   --nchw         Kiln without channels-last (to see what it gives)
 //   --torch-adamw  Kiln with torch::optim::AdamW instead of its fused AdamW
+//   --no-fuse      Kiln running BatchNorm, ReLU and MaxPool as three ops (graph/norm_relu.h)
 #include "export/python_export.h"
 #include "graph/compiler.h"
 #include "kiln/graph_file.h"
@@ -101,7 +102,7 @@ int main(int argc, char** argv)
     kiln::ensurePassiveOpenMP(argv);  // as kiln and kiln-cli run
     int threads = static_cast<int>(std::thread::hardware_concurrency());
     int steps = 150;
-    bool compete = false, nchw = false, torchAdamW = false;
+    bool compete = false, nchw = false, torchAdamW = false, noFuse = false;
     for (int i = 1; i < argc; ++i) {
         const std::string a = argv[i];
         if (a == "--threads" && i + 1 < argc) threads = std::atoi(argv[++i]);
@@ -109,6 +110,7 @@ int main(int argc, char** argv)
         else if (a == "--compete") compete = true;
         else if (a == "--nchw") nchw = true;
         else if (a == "--torch-adamw") torchAdamW = true;
+        else if (a == "--no-fuse") noFuse = true;
     }
     const int batch = 64, warmup = 15;
     auto graph = kiln::graph::loadGraph(KILN_SAMPLES_DIR "/fashion_convnet.kgraph");
@@ -159,6 +161,7 @@ int main(int argc, char** argv)
     torch::manual_seed(0);
     torch::set_num_threads(threads);
     auto model = *kiln::graph::compileGraph(*graph);
+    model->setFusion(!noFuse);
     model->train();
     const auto x = torch::rand({batch, 1, 28, 28});
     const auto y = torch::randint(0, 10, {batch}, torch::kLong);
@@ -218,11 +221,13 @@ int main(int argc, char** argv)
     std::printf("ConvNet training, batch %d, %d timed steps in %d alternating rounds, %d threads, OMP_WAIT_POLICY=%s%s\n",
                 batch, steps, rounds, threads, std::getenv("OMP_WAIT_POLICY") ? std::getenv("OMP_WAIT_POLICY") : "(unset)",
                 compete ? ", one busy competing process" : "");
-    std::printf("  PyTorch (python3-torch, exported module)  %8.0f images/s\n", peerRate);
-    std::printf("  Kiln (compiled graph%s)%*s%8.0f images/s   ratio %.2fx (rounds %.2f-%.2fx)\n",
-                nchw && torchAdamW ? ", NCHW, torch AdamW" : nchw ? ", NCHW" : torchAdamW ? ", torch AdamW" : "",
-                nchw && torchAdamW ? 1 : nchw ? 14 : torchAdamW ? 7 : 22, "", kiln, peerRate > 0 ? kiln / peerRate : 0.0,
-                lo, hi);
+    std::printf("  %-42s %8.0f images/s\n", "PyTorch (python3-torch, exported module)", peerRate);
+    std::string label = "Kiln (compiled graph";
+    for (const auto& [on, name] : {std::pair{nchw, ", NCHW"}, {torchAdamW, ", torch AdamW"}, {noFuse, ", unfused"}})
+        if (on) label += name;
+    label += ")";
+    std::printf("  %-42s %8.0f images/s   ratio %.2fx (rounds %.2f-%.2fx)\n", label.c_str(), kiln,
+                peerRate > 0 ? kiln / peerRate : 0.0, lo, hi);
     // Work done per CPU-second (all threads): less sensitive to other load on the machine than
     // the wall clock, but not what a user waits for.
     if (kilnCpu > 0 && peerCpu > 0)

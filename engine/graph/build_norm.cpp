@@ -1,39 +1,49 @@
-// Normalizations and Dropout at run time. BatchNorm keeps PyTorch's buffers (running_mean,
-// running_var, num_batches_tracked) so its state dict matches nn.BatchNorm2d's; BatchNorm and
+// Normalizations and Dropout at run time (BatchNorm2d: graph/batch_norm_op.h). BatchNorm and
 // Dropout follow train()/eval() through is_training().
+#include "graph/batch_norm_op.h"
 #include "graph/builders.h"
+
+namespace kiln::graph {
+
+BatchNorm2dOp::BatchNorm2dOp(const BuildContext& c) : eps_(c.params.f("eps")), momentum_(c.params.f("momentum"))
+{
+    const auto n = c.params.i("num_features");
+    if (c.params.b("affine")) {
+        weight_ = register_parameter("weight", torch::ones({n}));
+        bias_ = register_parameter("bias", torch::zeros({n}));
+    }
+    runningMean_ = register_buffer("running_mean", torch::zeros({n}));
+    runningVar_ = register_buffer("running_var", torch::ones({n}));
+    batches_ = register_buffer("num_batches_tracked", torch::zeros({}, torch::kLong));
+}
+
+void BatchNorm2dOp::countBatch()
+{
+    if (is_training()) {
+        torch::NoGradGuard noGrad;
+        batches_.add_(1);
+    }
+}
+
+std::vector<torch::Tensor> BatchNorm2dOp::run(const std::vector<torch::Tensor>& x)
+{
+    countBatch();
+    return {torch::batch_norm(x[0], weight_, bias_, runningMean_, runningVar_, is_training(), momentum_, eps_,
+                              /*cudnn_enabled=*/true)};
+}
+
+torch::Tensor BatchNorm2dOp::runFusedRelu(const torch::Tensor& x, bool pool)
+{
+    TORCH_CHECK(is_training(), "the fused batch norm runs in training mode only");
+    countBatch();
+    return normReluTraining(x, BatchNormParams{weight_, bias_, runningMean_, runningVar_, momentum_, eps_}, pool);
+}
+
+}  // namespace kiln::graph
 
 namespace kiln::graph::build {
 
 namespace {
-
-class BatchNorm2dOp : public OpModule {
-public:
-    explicit BatchNorm2dOp(const BuildContext& c) : eps_(c.params.f("eps")), momentum_(c.params.f("momentum"))
-    {
-        const auto n = c.params.i("num_features");
-        if (c.params.b("affine")) {
-            weight_ = register_parameter("weight", torch::ones({n}));
-            bias_ = register_parameter("bias", torch::zeros({n}));
-        }
-        runningMean_ = register_buffer("running_mean", torch::zeros({n}));
-        runningVar_ = register_buffer("running_var", torch::ones({n}));
-        batches_ = register_buffer("num_batches_tracked", torch::zeros({}, torch::kLong));
-    }
-    std::vector<torch::Tensor> run(const std::vector<torch::Tensor>& x) override
-    {
-        if (is_training()) {
-            torch::NoGradGuard noGrad;
-            batches_.add_(1);
-        }
-        return {torch::batch_norm(x[0], weight_, bias_, runningMean_, runningVar_, is_training(), momentum_, eps_,
-                                  /*cudnn_enabled=*/true)};
-    }
-
-private:
-    double eps_, momentum_;
-    torch::Tensor weight_, bias_, runningMean_, runningVar_, batches_;
-};
 
 class GroupNormOp : public OpModule {
 public:

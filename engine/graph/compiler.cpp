@@ -1,5 +1,7 @@
 #include "graph/compiler.h"
 
+#include "graph/batch_norm_op.h"
+
 #include <cstdio>
 #include <cstdlib>
 
@@ -61,12 +63,16 @@ torch::Tensor CompiledModel::forward(const std::vector<torch::Tensor>& inputs)
     std::vector<torch::Tensor> args;
     for (std::size_t i = 0; i < steps_.size(); ++i) {
         const Step& s = steps_[i];
+        if (fuse_ && s.absorbed) {
+            values[i] = values[static_cast<std::size_t>(s.inputs[0].step)];
+            continue;
+        }
         args.clear();
         if (s.inputSlot >= 0) args.push_back(inputs[static_cast<std::size_t>(s.inputSlot)]);
         for (const auto& src : s.inputs)
             args.push_back(src.step < 0 ? torch::Tensor()
                                         : values[static_cast<std::size_t>(src.step)][static_cast<std::size_t>(src.port)]);
-        values[i] = s.op->run(args);
+        values[i] = fuse_ && s.fused ? runFused(*s.fused, args) : s.op->run(args);
     }
     return values[static_cast<std::size_t>(output_.step)][static_cast<std::size_t>(output_.port)];
 }
@@ -91,6 +97,70 @@ torch::Tensor CompiledModel::loss(const torch::Tensor& prediction, const torch::
         break;
     }
     TORCH_CHECK(false, "the graph has no loss node");
+}
+
+struct CompiledModel::Fusion {
+    std::shared_ptr<BatchNorm2dOp> norm;
+    std::shared_ptr<OpModule> relu, pool;  // pool: null when the chain ends at the ReLU
+};
+
+namespace {
+
+// Max pooling that the fused op does: kernel 2, stride 2, no padding.
+bool isPlainPool2(const Node& node, const NodeRegistry& nodes)
+{
+    if (node.type != "node.maxpool2d") return false;
+    const ParamReader p(node, *nodes.find(node.type));
+    const auto k = p.i("kernel_size"), s = p.i("stride");
+    return k == 2 && (s == 0 || s == 2) && p.i("padding") == 0;
+}
+
+}  // namespace
+
+void CompiledModel::fuseNormRelu(const std::vector<const Node*>& stepNodes, const NodeRegistry& nodes)
+{
+    // The steps that read a step's output (one entry per reading port); the model's output counts.
+    auto readers = [&](int step) {
+        std::vector<int> r;
+        for (std::size_t j = 0; j < steps_.size(); ++j)
+            for (const Source& src : steps_[j].inputs)
+                if (src.step == step) r.push_back(static_cast<int>(j));
+        if (output_.step == step) r.push_back(-1);
+        return r;
+    };
+    for (std::size_t i = 0; i < steps_.size(); ++i) {
+        auto norm = std::dynamic_pointer_cast<BatchNorm2dOp>(steps_[i].op);
+        if (!norm) continue;
+        const auto afterNorm = readers(static_cast<int>(i));
+        if (afterNorm.size() != 1 || afterNorm[0] < 0 || stepNodes[static_cast<std::size_t>(afterNorm[0])]->type != "node.relu")
+            continue;
+        Step& relu = steps_[static_cast<std::size_t>(afterNorm[0])];
+        auto fusion = std::make_shared<Fusion>(Fusion{norm, relu.op, nullptr});
+        relu.absorbed = true;
+        const auto afterRelu = readers(afterNorm[0]);
+        if (afterRelu.size() == 1 && afterRelu[0] >= 0 &&
+            isPlainPool2(*stepNodes[static_cast<std::size_t>(afterRelu[0])], nodes)) {
+            Step& pool = steps_[static_cast<std::size_t>(afterRelu[0])];
+            fusion->pool = pool.op;
+            pool.absorbed = true;
+        }
+        steps_[i].fused = std::move(fusion);
+    }
+}
+
+std::vector<torch::Tensor> CompiledModel::runFused(const Fusion& f, const std::vector<torch::Tensor>& args)
+{
+    const bool pool = f.pool != nullptr;
+    if (f.norm->is_training() && normReluApplies(args[0], pool)) return {f.norm->runFusedRelu(args[0], pool)};
+    std::vector<torch::Tensor> v = f.relu->run(f.norm->run(args));
+    return pool ? f.pool->run(v) : v;
+}
+
+int CompiledModel::fusedChains() const
+{
+    int n = 0;
+    for (const Step& s : steps_) n += s.fused ? 1 : 0;
+    return n;
 }
 
 Result<std::shared_ptr<CompiledModel>> compileGraph(const Graph& g, const NodeRegistry& nodes,
@@ -165,6 +235,9 @@ Result<std::shared_ptr<CompiledModel>> compileGraph(const Graph& g, const NodeRe
     }
     model->output_ = {stepOf.at(out.node), nodes.find(g.node(out.node)->type)->outputIndex(out.port)};
     model->outputPort_ = out;
+    std::vector<const Node*> stepNodes;
+    for (NodeId id : info.order) stepNodes.push_back(g.node(id));
+    model->fuseNormRelu(stepNodes, nodes);
     if (info.loss) {
         const Node& lossNode = *g.node(info.loss->node);
         const NodeType& t = *nodes.find(lossNode.type);

@@ -41,6 +41,12 @@ public:
     // Shapes, parameter counts and FLOPs as inferred when the graph was compiled.
     const GraphInfo& info() const { return info_; }
 
+    // In training, a BatchNorm2d -> ReLU (-> MaxPool2d 2x2) chain whose inner tensors nothing else
+    // reads runs as one op on channels-last CPU tensors (graph/norm_relu.h); on by default. Off,
+    // every node runs as its own op (tests and benchmarks compare the two).
+    void setFusion(bool on) { fuse_ = on; }
+    int fusedChains() const;
+
 private:
     friend Result<std::shared_ptr<CompiledModel>> compileGraph(const Graph&, const NodeRegistry&,
                                                                const BuilderRegistry&);
@@ -48,11 +54,17 @@ private:
         int step = -1;  // -1: an open optional port
         int port = 0;
     };
+    struct Fusion;
     struct Step {
         std::shared_ptr<OpModule> op;
         std::vector<Source> inputs;
         int inputSlot = -1;  // for input nodes: which forward() argument it takes
+        std::shared_ptr<Fusion> fused;  // this step heads a fused chain and runs all of it
+        bool absorbed = false;          // a fused chain ran this step: its value is its input's
     };
+    void fuseNormRelu(const std::vector<const Node*>& stepNodes, const NodeRegistry& nodes);
+    std::vector<torch::Tensor> runFused(const Fusion& f, const std::vector<torch::Tensor>& args);
+    bool fuse_ = true;
     std::vector<Step> steps_;
     Source output_;
     PortRef outputPort_;

@@ -16,7 +16,11 @@ set(KILN_GRAPH_SOURCES
   graph/infer.cpp
   graph/migrate.cpp
   graph/file.cpp
+  graph/norm_relu_kernels.cpp
 )
+# The fused batch norm's loops (GCC vector types, AVX2 and baseline clones) at -O3; no
+# contraction to FMA, so the forward and backward passes decide the pool's argmax on equal bits.
+set_source_files_properties(graph/norm_relu_kernels.cpp PROPERTIES COMPILE_OPTIONS "-O3;-ffp-contract=off")
 # The compiler: graph -> torch::nn::Module (kiln_engine).
 set(KILN_GRAPH_TORCH_SOURCES
   graph/compiler.cpp
@@ -24,4 +28,5 @@ set(KILN_GRAPH_TORCH_SOURCES
   graph/build_norm.cpp
   graph/build_attention.cpp
   graph/build_simple.cpp
+  graph/norm_relu.cpp
 )

@@ -6,6 +6,7 @@
 #include "diffusion/image_conditioning.h"
 #include "diffusion/model_library.h"
 #include "diffusion/png_parameters.h"
+#include "diffusion/run_parameters.h"
 #include "diffusion/samplers.h"
 #include "diffusion/txt2img.h"
 #include "io/png_file.h"
@@ -277,22 +278,8 @@ int runGenerateCommand(int argc, char** argv)
         }
         latents.emplace_back(std::move(name), latent.detach().to(torch::kCPU, torch::kFloat).contiguous().clone());
     };
-    GenerationParameters params;
-    params.prompt = req.prompt;
-    params.negativePrompt = req.negative;
-    params.steps = req.steps;
-    params.sampler = std::string(samplerLabel(choice->sampler));
-    params.scheduleType = std::string(scheduleLabel(choice->schedule));
-    params.cfgScale = req.cfg;
-    params.modelHash = shortHashOf(modelPath);
-    fs::path stem = fs::path(modelPath);
-    if (!stem.has_filename()) stem = stem.parent_path();  // "folder/" names the folder
-    params.model = stem.stem().string();
-    if (req.clipSkip > 1) params.set("Clip skip", std::to_string(req.clipSkip));
-    if (req.initImage.defined()) params.set("Denoising strength", formatParameterNumber(req.strength));
-    if (req.mask.defined()) params.set("Mask blur", std::to_string(req.maskBlur));
-    if (!vaePath.empty()) params.set("VAE", fs::path(vaePath).filename().string());
-    if (const std::string vaeHash = shortHashOf(vaePath); !vaeHash.empty()) params.set("VAE hash", vaeHash);
+    const GenerationParameters runInfo =
+        runParameters(req, {modelPath, vaePath, shortHashOf(modelPath), shortHashOf(vaePath)});
 
     int index = nextImageIndex(outDir);
     const std::uint64_t firstSeed = req.seed;
@@ -327,11 +314,9 @@ int runGenerateCommand(int argc, char** argv)
             std::printf("%s\n", latentsPath.c_str());
         }
 
-        params.width = out->width;
-        params.height = out->height;
         const torch::Tensor images = out->images.contiguous();
         for (std::size_t i = 0; i < out->seeds.size(); ++i, ++index) {
-            params.seed = out->seeds[i];
+            const auto params = imageParameters(runInfo, out->seeds[i], out->width, out->height);
             char name[64];
             std::snprintf(name, sizeof name, "%05d-%llu.png", index, static_cast<unsigned long long>(out->seeds[i]));
             const std::string path = (fs::path(outDir) / name).string();

@@ -3,6 +3,7 @@
 #include "diffusion/image_conditioning.h"
 #include "diffusion/model_library.h"
 #include "diffusion/model_loader.h"
+#include "diffusion/run_parameters.h"
 #include "diffusion/samplers.h"
 #include "diffusion/txt2img.h"
 
@@ -101,13 +102,6 @@ std::uint64_t randomSeed()
                 std::chrono::steady_clock::now().time_since_epoch().count())) & 0xffffffffULL;
 }
 
-std::string modelName(const std::string& path)
-{
-    fs::path p(path);
-    while (!p.empty() && p.filename().empty()) p = p.parent_path();  // "folder/" has an empty filename
-    return fs::is_directory(p) ? p.filename().string() : p.stem().string();
-}
-
 Result<void> run(JobContext& ctx, const GenerateJobConfig& c, const std::function<void(const GenerateResult&)>& onImage)
 {
     if (c.modelPath.empty())
@@ -148,12 +142,7 @@ Result<void> run(JobContext& ctx, const GenerateJobConfig& c, const std::functio
     // A1111's "Batch count": batches one after another, image i of batch n seeded seed + n * batch + i.
     const int count = std::max(1, c.batchCount);
     const std::uint64_t firstSeed = req.seed;
-    // A1111 writes the schedule in effect ("DPM++ 2M" + Automatic is Karras), so a PNG reproduces in either tool.
-    std::string samplerName = req.sampler, scheduleName = req.schedule;
-    if (auto choice = resolveSampler(req.sampler, req.schedule)) {
-        samplerName = std::string(samplerLabel(choice->sampler));
-        scheduleName = std::string(scheduleLabel(choice->schedule));
-    }
+    const GenerationParameters runInfo = runParameters(req, {c.modelPath, c.vaePath, modelHash, vaeHash});
     ctx.report(0, "step 0");
     for (int n = 0; n < count; ++n) {
         req.seed = firstSeed + static_cast<std::uint64_t>(n) * static_cast<std::uint64_t>(std::max(1, c.batch));
@@ -178,24 +167,7 @@ Result<void> run(JobContext& ctx, const GenerateJobConfig& c, const std::functio
             torch::Tensor img = images[i].contiguous();
             const std::uint8_t* src = img.data_ptr<std::uint8_t>();
             r.rgb.assign(src, src + img.numel());
-            GenerationParameters& p = r.parameters;
-            p.prompt = c.prompt;
-            p.negativePrompt = c.negative;
-            p.steps = req.steps;
-            p.sampler = samplerName;
-            p.scheduleType = scheduleName;
-            p.cfgScale = req.cfg;
-            p.seed = out->seeds.at(static_cast<std::size_t>(i));
-            p.width = out->width;
-            p.height = out->height;
-            p.model = modelName(c.modelPath);
-            p.modelHash = modelHash;
-            if (!vaeHash.empty()) p.set("VAE hash", vaeHash);
-            if (fromImage) {
-                p.set("Denoising strength", formatParameterNumber(c.strength));
-                if (!c.mask.empty()) p.set("Mask blur", std::to_string(c.maskBlur));
-            }
-            if (!c.vaePath.empty()) p.set("VAE", fs::path(c.vaePath).filename().string());
+            r.parameters = imageParameters(runInfo, out->seeds.at(static_cast<std::size_t>(i)), out->width, out->height);
             r.notices = out->notices;
             if (onImage) onImage(r);
         }

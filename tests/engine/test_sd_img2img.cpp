@@ -3,6 +3,7 @@
 #include "diffusion/image_conditioning.h"
 #include "diffusion/memory_estimate.h"
 #include "diffusion/model_loader.h"
+#include "diffusion/run_parameters.h"
 #include "diffusion/txt2img.h"
 #include "io/png_file.h"
 #include "io/safetensors_torch.h"
@@ -317,6 +318,41 @@ private Q_SLOTS:
         auto refused = loadStableDiffusion((root_ / "plain").string(), notVae);
         QVERIFY(!refused.ok());
         QVERIFY(refused.error().message().find("not a VAE") != std::string::npos);
+    }
+
+    // The infotext the Generate job and kiln-cli write (both call runParameters).
+    void theRunsInfotextIsA1111s()
+    {
+        fs::create_directories(root_ / "sd-1.5");
+        QCOMPARE(checkpointName((root_ / "sd-1.5").string() + "/"), std::string("sd-1.5"));  // a diffusers folder
+        QCOMPARE(checkpointName("models/v1-5-pruned.safetensors"), std::string("v1-5-pruned"));
+
+        GenerateRequest req = request();
+        req.prompt = "a fox";
+        req.sampler = "DPM++ 2M";
+        req.schedule = "Automatic";
+        req.steps = 20;
+        req.cfg = 7;
+        GenerationParameters run = runParameters(req, {"models/v1-5-pruned.safetensors", "", "6ce0161689", ""});
+        const std::string txt = formatParameters(imageParameters(run, 42, 64, 48));
+        QVERIFY2(txt.find("Steps: 20, Sampler: DPM++ 2M, Schedule type: Karras, CFG scale: 7, Seed: 42, Size: 64x48, "
+                          "Model hash: 6ce0161689, Model: v1-5-pruned") != std::string::npos,
+                 txt.c_str());
+        QVERIFY(txt.find("Denoising strength") == std::string::npos);
+        QVERIFY(txt.find("VAE") == std::string::npos);
+
+        req.initImage = init_;
+        req.strength = 0.75;
+        req.mask = torch::zeros({64, 64}, torch::kUInt8);
+        req.maskBlur = 4;
+        req.clipSkip = 2;
+        run = runParameters(req, {"models/v1-5-pruned.safetensors", "vae/ft-mse.pt", "", "735e4c3a44"});
+        const std::string inpaint = formatParameters(imageParameters(run, 7, 64, 64));
+        QVERIFY2(inpaint.find("VAE hash: 735e4c3a44, VAE: ft-mse.pt, Denoising strength: 0.75, Clip skip: 2") !=
+                     std::string::npos,
+                 inpaint.c_str());
+        QVERIFY(inpaint.find("Mask blur: 4") != std::string::npos);
+        QVERIFY(inpaint.find("Model hash") == std::string::npos);  // no hash known: none written
     }
 
     void aRunThatDoesNotFitIsRefusedWithAnEstimate()

@@ -22,6 +22,7 @@
 int main(int argc, char** argv)
 {
     kiln::ensurePassiveOpenMP(argv);
+    kiln::keepFreedMemoryForReuse();
     QApplication app(argc, argv);
     QApplication::setOrganizationName(QStringLiteral("Kiln"));
     QApplication::setApplicationName(QStringLiteral("Kiln"));

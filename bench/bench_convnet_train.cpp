@@ -5,10 +5,12 @@
 // optimizer from makeOptimizer (the fused AdamW); PyTorch's side is the plain default (NCHW,
 // torch.optim.AdamW as constructed by default).
 // Usage: bench_convnet_train [--threads N] [--steps N] [--compete] [--nchw] [--torch-adamw] [--no-fuse]
+//                            [--malloc-defaults]
 //   --compete      runs a busy process beside both measurements (a desktop is never idle)
 //   --nchw         Kiln without channels-last (to see what it gives)
 //   --torch-adamw  Kiln with torch::optim::AdamW instead of its fused AdamW
 //   --no-fuse      Kiln running BatchNorm, ReLU and MaxPool as three ops (graph/norm_relu.h)
+//   --malloc-defaults  Kiln without keepFreedMemoryForReuse() (glibc's own thresholds)
 #include "export/python_export.h"
 #include "graph/compiler.h"
 #include "kiln/graph_file.h"
@@ -24,6 +26,7 @@
 #include <filesystem>
 #include <optional>
 #include <string>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <thread>
 #include <torch/torch.h>
@@ -85,6 +88,13 @@ double cpuSeconds()
     return static_cast<double>(t.tv_sec) + 1e-9 * static_cast<double>(t.tv_nsec);
 }
 
+long minorFaults()
+{
+    rusage u{};
+    getrusage(RUSAGE_SELF, &u);
+    return u.ru_minflt;
+}
+
 pid_t startCompetitor()
 {
     const pid_t pid = fork();
@@ -102,7 +112,7 @@ int main(int argc, char** argv)
     kiln::ensurePassiveOpenMP(argv);  // as kiln and kiln-cli run
     int threads = static_cast<int>(std::thread::hardware_concurrency());
     int steps = 150;
-    bool compete = false, nchw = false, torchAdamW = false, noFuse = false;
+    bool compete = false, nchw = false, torchAdamW = false, noFuse = false, mallocDefaults = false;
     for (int i = 1; i < argc; ++i) {
         const std::string a = argv[i];
         if (a == "--threads" && i + 1 < argc) threads = std::atoi(argv[++i]);
@@ -111,7 +121,10 @@ int main(int argc, char** argv)
         else if (a == "--nchw") nchw = true;
         else if (a == "--torch-adamw") torchAdamW = true;
         else if (a == "--no-fuse") noFuse = true;
+        else if (a == "--malloc-defaults") mallocDefaults = true;
     }
+    // As kiln and kiln-cli run; the PyTorch peer, a new process, keeps glibc's defaults as its users do.
+    if (!mallocDefaults) kiln::keepFreedMemoryForReuse();
     const int batch = 64, warmup = 15;
     auto graph = kiln::graph::loadGraph(KILN_SAMPLES_DIR "/fashion_convnet.kgraph");
     if (!graph) {
@@ -178,7 +191,9 @@ int main(int argc, char** argv)
         std::fprintf(stderr, "%s\n", made.error().message().c_str());
         return 1;
     }
+    long kilnFaults = 0;  // minor page faults during Kiln's steps (fresh pages the allocator asked for)
     auto kilnSteps = [&](int n) {
+        const long faults0 = minorFaults();
         double seconds = 0;
         const double c0 = cpuSeconds();
         for (int s = 0; s < n; ++s) {
@@ -191,6 +206,7 @@ int main(int argc, char** argv)
             opt->step();
             seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
         }
+        kilnFaults += minorFaults() - faults0;
         return std::make_pair(seconds, cpuSeconds() - c0);
     };
 
@@ -223,7 +239,8 @@ int main(int argc, char** argv)
                 compete ? ", one busy competing process" : "");
     std::printf("  %-42s %8.0f images/s\n", "PyTorch (python3-torch, exported module)", peerRate);
     std::string label = "Kiln (compiled graph";
-    for (const auto& [on, name] : {std::pair{nchw, ", NCHW"}, {torchAdamW, ", torch AdamW"}, {noFuse, ", unfused"}})
+    for (const auto& [on, name] : {std::pair{nchw, ", NCHW"}, {torchAdamW, ", torch AdamW"}, {noFuse, ", unfused"},
+                                   {mallocDefaults, ", malloc defaults"}})
         if (on) label += name;
     label += ")";
     std::printf("  %-42s %8.0f images/s   ratio %.2fx (rounds %.2f-%.2fx)\n", label.c_str(), kiln,
@@ -233,6 +250,7 @@ int main(int argc, char** argv)
     if (kilnCpu > 0 && peerCpu > 0)
         std::printf("  per CPU-second: PyTorch %.0f, Kiln %.0f images   ratio %.2fx\n", steps * batch / peerCpu,
                     steps * batch / kilnCpu, peerCpu / kilnCpu);
+    std::printf("  Kiln page faults per step: %.0f\n", static_cast<double>(kilnFaults) / (steps + warmup));
     std::filesystem::remove_all(dir);
     return peerRate > 0 ? 0 : 1;
 }

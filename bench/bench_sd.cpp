@@ -312,6 +312,7 @@ std::string list(const std::vector<double>& v)
 int main(int argc, char** argv)
 {
     kiln::ensurePassiveOpenMP(argv);  // as kiln and kiln-cli run
+    kiln::keepFreedMemoryForReuse();
     Options o;
     const char* tmp = std::getenv("TMPDIR");
     o.model = (fs::path(tmp && *tmp ? tmp : "/tmp") / "kiln-bench-sd15-fp16.safetensors").string();

@@ -79,6 +79,7 @@ int inspect(const std::string& path)
 int main(int argc, char** argv)
 {
     kiln::ensurePassiveOpenMP(argv);
+    kiln::keepFreedMemoryForReuse();
     if (argc < 2) {
         std::fputs(kUsage, stderr);
         return 2;

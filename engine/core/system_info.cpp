@@ -4,6 +4,9 @@
 #include <climits>
 #include <cstdlib>
 #include <dlfcn.h>
+#if defined(__GLIBC__)
+#include <malloc.h>
+#endif
 #include <opencv2/core/version.hpp>
 #include <thread>
 #include <torch/version.h>
@@ -114,6 +117,14 @@ void ensurePassiveOpenMP(char** argv)
     ::setenv("OMP_WAIT_POLICY", "passive", 1);
     ::setenv("KILN_NO_REEXEC", "1", 1);  // never loop, whatever happens
     ::execv("/proc/self/exe", argv);
+}
+
+void keepFreedMemoryForReuse()
+{
+#if defined(__GLIBC__)
+    mallopt(M_MMAP_THRESHOLD, 32 * 1024 * 1024);
+    mallopt(M_TRIM_THRESHOLD, 256 * 1024 * 1024);
+#endif
 }
 
 }  // namespace kiln

@@ -35,8 +35,9 @@ std::vector<torch::Tensor> BatchNorm2dOp::run(const std::vector<torch::Tensor>& 
 torch::Tensor BatchNorm2dOp::runFusedRelu(const torch::Tensor& x, bool pool)
 {
     TORCH_CHECK(is_training(), "the fused batch norm runs in training mode only");
-    countBatch();
-    return normReluTraining(x, BatchNormParams{weight_, bias_, runningMean_, runningVar_, momentum_, eps_}, pool);
+    torch::Tensor y = normReluTraining(x, BatchNormParams{weight_, bias_, runningMean_, runningVar_, momentum_, eps_}, pool);
+    countBatch();  // after the checks, as torch::batch_norm would have thrown before counting
+    return y;
 }
 
 }  // namespace kiln::graph

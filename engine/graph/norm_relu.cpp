@@ -82,7 +82,8 @@ struct NormReluFunction : torch::autograd::Function<NormReluFunction> {
             shift(mean.size());
         for (std::size_t c = 0; c < mean.size(); ++c) {
             const double m = sum[c] / pixels;
-            const double var = std::max(0.0, squares[c] / pixels - m * m);
+            const double v = squares[c] / pixels - m * m;
+            const double var = v < 0 ? 0.0 : v;  // not std::max, which turns a NaN (Inf or NaN inputs) into 0
             mean[c] = origin[c] + m;
             invstd[c] = 1.0 / std::sqrt(var + eps);
             scale[c] = w[c] * invstd[c];
@@ -112,6 +113,10 @@ struct NormReluFunction : torch::autograd::Function<NormReluFunction> {
     static torch::autograd::tensor_list backward(torch::autograd::AutogradContext* ctx,
                                                  torch::autograd::tensor_list grads)
     {
+        // The gradients below are computed outside autograd: a second derivative would silently miss terms.
+        TORCH_CHECK(!torch::GradMode::is_enabled(),
+                    "the fused BatchNorm/ReLU/MaxPool has no second derivative; compile with fusion off "
+                    "(CompiledModel::setFusion(false)) to differentiate twice");
         const auto saved = ctx->get_saved_variables();
         const torch::Tensor& x = saved[0];
         const torch::Tensor& weight = saved[1];
@@ -161,7 +166,9 @@ struct NormReluFunction : torch::autograd::Function<NormReluFunction> {
 
 bool normReluApplies(const torch::Tensor& x, bool pool)
 {
-    if (!x.defined() || x.dim() != 4 || x.scalar_type() != torch::kFloat || !x.device().is_cpu()) return false;
+    if (!x.defined() || x.layout() != torch::kStrided || x.dim() != 4 || x.scalar_type() != torch::kFloat ||
+        !x.device().is_cpu())
+        return false;
     if (!x.is_contiguous(torch::MemoryFormat::ChannelsLast) || x.size(1) < 1) return false;
     if (x.size(0) * x.size(2) * x.size(3) < 2) return false;  // batch norm needs two values per channel
     return !pool || (x.size(2) >= 2 && x.size(3) >= 2);
@@ -176,6 +183,10 @@ torch::Tensor normReluTraining(const torch::Tensor& x, const BatchNormParams& p,
     TORCH_CHECK((!p.runningMean.defined() || p.runningMean.is_contiguous()) &&
                     (!p.runningVar.defined() || p.runningVar.is_contiguous()),
                 "normReluTraining updates contiguous running statistics");
+    for (const torch::Tensor* t : {&p.weight, &p.bias, &p.runningMean, &p.runningVar})
+        TORCH_CHECK(!t->defined() || (t->dim() == 1 && t->numel() == x.size(1)),
+                    "normReluTraining: a batch norm parameter has ", t->numel(), " values for ", x.size(1),
+                    " channels");
     // Custom autograd functions take no undefined tensors: batch norm without affine is weight 1,
     // bias 0; without running statistics they go to scratch tensors.
     auto orFilled = [&](const torch::Tensor& t, double v) { return t.defined() ? t : torch::full({x.size(1)}, v); };

@@ -111,6 +111,8 @@ private Q_SLOTS:
             QTest::addRow("%s, 136 channels (two chunks), odd height", p) << QList<qint64>{3, 136, 5, 6} << pool << true;
             QTest::addRow("%s, without affine", p) << QList<qint64>{2, 3, 4, 4} << pool << false;
             QTest::addRow("%s, one image 2x2", p) << QList<qint64>{1, 8, 2, 2} << pool << true;
+            QTest::addRow("%s, 131 channels (a tail in the second chunk), width 3", p) << QList<qint64>{4, 131, 4, 3} << pool << true;
+            QTest::addRow("%s, width 2", p) << QList<qint64>{5, 9, 6, 2} << pool << true;
         }
     }
     void matchesTheThreeOps()
@@ -132,18 +134,51 @@ private Q_SLOTS:
         for (bool pool : {true, false}) compareWithAten(torch::randint(-2, 3, {8, 16, 6, 6}).to(torch::kFloat), true, pool, 2e-5);
     }
 
-    void nanPropagatesAsInAten()
+    // A NaN or an infinity makes its channel's statistics NaN, as ATen's: outputs, running
+    // statistics and gradients agree, NaN for NaN, Inf for Inf.
+    void nanAndInfPropagateAsInAten_data()
     {
+        QTest::addColumn<float>("bad");
+        QTest::addRow("NaN") << float(NAN);
+        QTest::addRow("+Inf") << float(INFINITY);
+        QTest::addRow("-Inf") << float(-INFINITY);
+    }
+    void nanAndInfPropagateAsInAten()
+    {
+        QFETCH(float, bad);
         torch::manual_seed(3);
         torch::Tensor x = torch::randn({2, 8, 4, 4});
-        x[1][3][2][1] = NAN;
+        x[1][3][2][1] = bad;
+        auto same = [](const torch::Tensor& a, const torch::Tensor& b) {
+            return torch::equal(torch::isnan(a), torch::isnan(b)) && torch::allclose(a, b, 1e-4, 1e-5, /*equal_nan=*/true);
+        };
         for (bool pool : {true, false}) {
             const torch::Tensor gy = upstream(x, pool);
             const Outcome f = run(x, true, pool, gy, true), r = run(x, true, pool, gy, false);
-            QVERIFY(torch::equal(torch::isnan(f.y), torch::isnan(r.y)));
-            QVERIFY(torch::isnan(f.y).any().item<bool>());
-            QVERIFY(torch::allclose(f.y, r.y, 1e-5, 1e-5, /*equal_nan=*/true));
+            QVERIFY(torch::isnan(r.y).any().item<bool>());
+            QVERIFY(same(f.y, r.y));
+            QVERIFY(same(f.runningMean, r.runningMean));
+            QVERIFY(same(f.runningVar, r.runningVar));
+            QVERIFY(same(f.dx, r.dx));
+            QVERIFY(same(f.dWeight, r.dWeight));
+            QVERIFY(same(f.dBias, r.dBias));
         }
+    }
+
+    void refusesWrongParameters()
+    {
+        const torch::Tensor x = torch::randn({4, 8, 6, 6}).contiguous(CL);
+        BatchNormParams p;
+        p.weight = torch::ones({7});
+        QVERIFY_THROWS_EXCEPTION(c10::Error, normReluTraining(x, p, true));
+        p.weight = torch::ones({8});
+        p.runningVar = torch::ones({9});
+        QVERIFY_THROWS_EXCEPTION(c10::Error, normReluTraining(x, p, true));
+        // No second derivative: it would silently lack terms.
+        p.runningVar = torch::ones({8});
+        const torch::Tensor xg = x.clone().requires_grad_(true);
+        const torch::Tensor loss = normReluTraining(xg, p, false).pow(2).sum();
+        QVERIFY_THROWS_EXCEPTION(c10::Error, torch::autograd::grad({loss}, {xg}, {}, true, /*create_graph=*/true));
     }
 
     void sameBitsWithAnyThreadCount()

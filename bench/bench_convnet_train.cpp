@@ -5,7 +5,8 @@
 // optimizer from makeOptimizer (the fused AdamW); PyTorch's side is the plain default (NCHW,
 // torch.optim.AdamW as constructed by default).
 // Usage: bench_convnet_train [--threads N] [--steps N] [--compete] [--nchw] [--torch-adamw] [--no-fuse]
-//                            [--malloc-defaults]
+//                            [--malloc-defaults] [--sample NAME]
+//   --sample       another shipped sample with a 1x28x28 image input and 10 classes (resnet_small)
 //   --compete      runs a busy process beside both measurements (a desktop is never idle)
 //   --nchw         Kiln without channels-last (to see what it gives)
 //   --torch-adamw  Kiln with torch::optim::AdamW instead of its fused AdamW
@@ -113,6 +114,7 @@ int main(int argc, char** argv)
     int threads = static_cast<int>(std::thread::hardware_concurrency());
     int steps = 150;
     bool compete = false, nchw = false, torchAdamW = false, noFuse = false, mallocDefaults = false;
+    std::string sample = "fashion_convnet";
     for (int i = 1; i < argc; ++i) {
         const std::string a = argv[i];
         if (a == "--threads" && i + 1 < argc) threads = std::atoi(argv[++i]);
@@ -122,11 +124,12 @@ int main(int argc, char** argv)
         else if (a == "--torch-adamw") torchAdamW = true;
         else if (a == "--no-fuse") noFuse = true;
         else if (a == "--malloc-defaults") mallocDefaults = true;
+        else if (a == "--sample" && i + 1 < argc) sample = argv[++i];
     }
     // As kiln and kiln-cli run; the PyTorch peer, a new process, keeps glibc's defaults as its users do.
     if (!mallocDefaults) kiln::keepFreedMemoryForReuse();
     const int batch = 64, warmup = 15;
-    auto graph = kiln::graph::loadGraph(KILN_SAMPLES_DIR "/fashion_convnet.kgraph");
+    auto graph = kiln::graph::loadGraph(std::string(KILN_SAMPLES_DIR) + "/" + sample + ".kgraph");
     if (!graph) {
         std::fprintf(stderr, "%s\n", graph.error().message().c_str());
         return 1;
@@ -175,6 +178,12 @@ int main(int argc, char** argv)
     torch::set_num_threads(threads);
     auto model = *kiln::graph::compileGraph(*graph);
     model->setFusion(!noFuse);
+    const auto& in = model->inputShapes();
+    if (in.size() != 1 || in[0].rank() != 4 || in[0].dims[1].size != 1 || in[0].dims[2].size != 28 ||
+        in[0].dims[3].size != 28 || model->lossKind() != kiln::graph::LossKind::CrossEntropy) {
+        std::fprintf(stderr, "%s: the bench takes a classifier of 1x28x28 images\n", sample.c_str());
+        return 1;
+    }
     model->train();
     const auto x = torch::rand({batch, 1, 28, 28});
     const auto y = torch::randint(0, 10, {batch}, torch::kLong);
@@ -234,8 +243,8 @@ int main(int argc, char** argv)
         waitpid(competitor, nullptr, 0);
     }
     peer.stop();
-    std::printf("ConvNet training, batch %d, %d timed steps in %d alternating rounds, %d threads, OMP_WAIT_POLICY=%s%s\n",
-                batch, steps, rounds, threads, std::getenv("OMP_WAIT_POLICY") ? std::getenv("OMP_WAIT_POLICY") : "(unset)",
+    std::printf("%s training, batch %d, %d timed steps in %d alternating rounds, %d threads, OMP_WAIT_POLICY=%s%s\n",
+                sample.c_str(), batch, steps, rounds, threads, std::getenv("OMP_WAIT_POLICY") ? std::getenv("OMP_WAIT_POLICY") : "(unset)",
                 compete ? ", one busy competing process" : "");
     std::printf("  %-42s %8.0f images/s\n", "PyTorch (python3-torch, exported module)", peerRate);
     std::string label = "Kiln (compiled graph";

@@ -9,8 +9,8 @@
 // twice and writes the input's gradient once. The pool's argmax and the ReLU's mask are recomputed
 // from the saved input with the same arithmetic instead of stored.
 //
-// Same results as the three ops up to float rounding (test_train_fast compares values, running
-// statistics and gradients, ties and odd sizes included); NaN propagates as there.
+// Same results as the three ops up to float rounding (test_norm_relu compares values, running
+// statistics and gradients, ties and odd sizes included); NaN and Inf propagate as there.
 #pragma once
 
 #include <torch/types.h>

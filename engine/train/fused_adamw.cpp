@@ -169,12 +169,4 @@ torch::Tensor FusedAdamW::step(LossClosure closure)
     return loss;
 }
 
-void clearGradients(const std::vector<torch::Tensor>& params)
-{
-    for (const auto& p : params) {
-        torch::Tensor t = p;
-        if (t.grad().defined()) t.mutable_grad().reset();
-    }
-}
-
 }  // namespace kiln::train

@@ -23,10 +23,4 @@ public:
     torch::Tensor step(LossClosure closure = nullptr) override;
 };
 
-// Drops every gradient, as PyTorch's zero_grad(set_to_none=True): the next backward hands its
-// gradient buffers over instead of adding them into zeroed ones (a fill and an add saved per
-// parameter). A parameter the backward does not reach then has no gradient, and the optimizers
-// skip it, where a zeroed gradient would still have moved it through momentum or weight decay.
-void clearGradients(const std::vector<torch::Tensor>& params);
-
 }  // namespace kiln::train

@@ -44,9 +44,9 @@ torch::Tensor batchToHeads(const torch::Tensor& x, int64_t heads)
     return x.reshape({bh / heads, heads, n, d}).permute({0, 2, 1, 3}).reshape({bh / heads, n, heads * d});
 }
 
-// In-place elementwise steps on tensors a layer has just made, where no autograd graph needs the originals
-// (inference): saves an allocation and a pass over memory each. With gradients on, the out-of-place forms.
 bool inplaceOk() { return !torch::GradMode::is_enabled(); }
+
+}  // namespace
 
 torch::Tensor siluFresh(torch::Tensor x) { return inplaceOk() ? at::silu_(x) : F::silu(x); }
 
@@ -54,8 +54,6 @@ torch::Tensor addFresh(torch::Tensor fresh, const torch::Tensor& other)
 {
     return inplaceOk() ? fresh.add_(other) : fresh + other;
 }
-
-}  // namespace
 
 torch::Tensor computeCopy(const torch::Tensor& p, const torch::Tensor& x)
 {

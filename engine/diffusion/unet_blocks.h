@@ -59,6 +59,12 @@ private:
     torch::Tensor buffers_[2];
     WideningScratch* previous_;
 };
+// In-place elementwise steps on tensors a layer has just made, where no autograd graph needs the
+// originals (inference): an allocation and a pass over memory saved each. With gradients on, the
+// out-of-place forms. `fresh` must be a tensor nothing else holds.
+torch::Tensor siluFresh(torch::Tensor fresh);
+torch::Tensor addFresh(torch::Tensor fresh, const torch::Tensor& other);  // fresh + other
+
 torch::Tensor applyConv(const torch::nn::Conv2d& conv, const torch::Tensor& x, int64_t stride = 1);  // "same" padding
 torch::Tensor applyLinear(const torch::nn::Linear& linear, const torch::Tensor& x);
 torch::Tensor applyGroupNorm(const torch::nn::GroupNorm& norm, const torch::Tensor& x);

@@ -14,6 +14,7 @@
 #include <fstream>
 #include <optional>
 #include <utility>
+#include <vector>
 
 namespace kiln::diffusion {
 
@@ -103,19 +104,27 @@ Result<cv::Mat> readFile(const std::string& path, Wanted wanted)
                                 static_cast<int>(std::min<std::uint32_t>(size->second, 1u << 30)), path);
             !ok)
             return ok.error();
-    char signature[8] = {};
+    // One read of the whole file: the PNG chunk check and the decoder both work on these bytes.
     probe.clear();
+    probe.seekg(0, std::ios::end);
+    const auto fileSize = static_cast<std::streamoff>(probe.tellg());
+    if (fileSize < 0) return makeError("the image file cannot be read", path);
+    std::vector<unsigned char> bytes(static_cast<std::size_t>(fileSize));
     probe.seekg(0);
-    probe.read(signature, 8);
+    if (fileSize > 0 && !probe.read(reinterpret_cast<char*>(bytes.data()), fileSize))
+        return makeError("the image file cannot be read", path);
+    auto startsWith = [&](const char* magic, std::size_t n) {
+        return bytes.size() >= n && std::memcmp(bytes.data(), magic, n) == 0;
+    };
     // libpng reports a truncated file on stderr before OpenCV gives up; Kiln's own chunk reader says it
     // in one message instead.
-    if (std::memcmp(signature, "\x89PNG\r\n\x1a\n", 8) == 0)
-        if (auto chunks = io::readPngText(path); !chunks) return chunks.error();
-    const bool jpeg = static_cast<unsigned char>(signature[0]) == 0xFF && static_cast<unsigned char>(signature[1]) == 0xD8;
+    if (startsWith("\x89PNG\r\n\x1a\n", 8))
+        if (auto chunks = io::readPngText(bytes.data(), bytes.size(), path); !chunks) return chunks.error();
+    const bool jpeg = startsWith("\xFF\xD8", 2);
     const int flags = !jpeg ? cv::IMREAD_UNCHANGED : wanted == Wanted::Rgb ? cv::IMREAD_COLOR : cv::IMREAD_GRAYSCALE;
     cv::Mat m;
     try {
-        m = cv::imread(path, flags);
+        m = cv::imdecode(bytes, flags);
     } catch (const cv::Exception& e) {
         return makeError(std::string("could not read the image: ") + e.what(), path);
     }

@@ -82,18 +82,25 @@ int fail(std::string message)
     return 1;
 }
 
-// A1111 hashes the checkpoint file; a diffusers folder has no one file, so it gets no hash. The hash is kept in
-// the model library's cache (shared with the studio's Models panel), so a multi-GB file is read once.
-std::string shortHashOf(const std::string& path)
+// A1111 hashes the checkpoint file; a diffusers folder has no one file, so it gets no hash. The hashes are kept in
+// the model library's cache (shared with the studio's Models panel), so a multi-GB file is read once; the cache is
+// read once for both files and saved at most once.
+std::pair<std::string, std::string> shortHashesOf(const std::string& modelPath, const std::string& vaePath)
 {
-    std::error_code ec;
-    if (path.empty() || !fs::is_regular_file(path, ec)) return {};
     kiln::diffusion::HashCache cache;
-    bool fromCache = false;
-    auto sha = cache.sha256(path, {}, &fromCache);
-    if (!sha) return {};
-    if (!fromCache) (void)cache.save();  // a cache that cannot be written only costs the next run a re-hash
-    return kiln::diffusion::shortModelHash(*sha);
+    bool hashedNow = false;
+    auto shortHash = [&](const std::string& path) -> std::string {
+        std::error_code ec;
+        if (path.empty() || !fs::is_regular_file(path, ec)) return {};
+        bool fromCache = false;
+        auto sha = cache.sha256(path, {}, &fromCache);
+        if (!sha) return {};
+        hashedNow = hashedNow || !fromCache;
+        return kiln::diffusion::shortModelHash(*sha);
+    };
+    std::pair<std::string, std::string> hashes{shortHash(modelPath), shortHash(vaePath)};
+    if (hashedNow) (void)cache.save();  // a cache that cannot be written only costs the next run a re-hash
+    return hashes;
 }
 
 // A1111 numbers images on from the highest index already in the folder, so runs never overwrite each other.
@@ -278,8 +285,8 @@ int runGenerateCommand(int argc, char** argv)
         }
         latents.emplace_back(std::move(name), latent.detach().to(torch::kCPU, torch::kFloat).contiguous().clone());
     };
-    const GenerationParameters runInfo =
-        runParameters(req, {modelPath, vaePath, shortHashOf(modelPath), shortHashOf(vaePath)});
+    const auto [modelHash, vaeHash] = shortHashesOf(modelPath, vaePath);
+    const GenerationParameters runInfo = runParameters(req, {modelPath, vaePath, modelHash, vaeHash});
 
     int index = nextImageIndex(outDir);
     const std::uint64_t firstSeed = req.seed;

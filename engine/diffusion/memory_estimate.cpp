@@ -122,12 +122,16 @@ std::string formatBytes(std::uint64_t bytes)
     return buf;
 }
 
+std::uint64_t usableMemory(std::uint64_t available)
+{
+    const std::uint64_t margin = std::max<std::uint64_t>(available / 10, std::uint64_t{512} << 20);
+    return available > margin ? available - margin : 0;
+}
+
 Result<void> checkFitsInMemory(const MemoryEstimate& estimate, std::uint64_t available, int width, int height,
                                int batch)
 {
-    const std::uint64_t margin = std::max<std::uint64_t>(available / 10, std::uint64_t{512} << 20);
-    const std::uint64_t usable = available > margin ? available - margin : 0;
-    if (estimate.total() <= usable) return success();
+    if (estimate.total() <= usableMemory(available)) return success();
     return makeError("not enough memory: " + std::to_string(width) + "x" + std::to_string(height) + " with batch " +
                          std::to_string(batch) + " needs about " + formatBytes(estimate.total()) + " (UNet " +
                          formatBytes(estimate.unetBytes) + ", VAE " + formatBytes(estimate.vaeBytes) + ") and " +

@@ -40,8 +40,12 @@ MemoryEstimate estimateGenerationMemory(const StableDiffusionModel& model, int w
 // MemAvailable from /proc/meminfo, in bytes; nullopt where it cannot be read (then nothing is refused).
 std::optional<std::uint64_t> availableMemoryBytes();
 
+// What a run may plan to use of `available`: all but a margin left to the rest of the system (a tenth,
+// at least 512 MiB).
+std::uint64_t usableMemory(std::uint64_t available);
+
 // An Error that says what the run needs, what is free and what to change, when `estimate` does not fit
-// in `available` less a 10% / 512 MB margin; success otherwise.
+// in usableMemory(available); success otherwise.
 Result<void> checkFitsInMemory(const MemoryEstimate& estimate, std::uint64_t available, int width, int height,
                                int batch);
 

@@ -344,8 +344,7 @@ Result<void> checkLoadFits(const Parts& parts, const LoadOptions& options, io::D
     const bool single = parts.unet == parts.clip;  // one file holds all three
     const std::uint64_t need = bytesOf(*parts.unet, single ? kLdmUnetPrefix : "", half ? 2 : 4) +
                                bytesOf(*parts.vae, parts.vaePrefix, 4) + bytesOf(*parts.clip, parts.clipPrefix, 4);
-    const std::uint64_t margin = std::max<std::uint64_t>(*available / 10, std::uint64_t{512} << 20);
-    if (need + margin <= *available) return success();
+    if (need <= usableMemory(*available)) return success();
     return makeError("not enough memory to load the model: its weights need about " + formatBytes(need) +
                          (half ? "" : " in float32") + " and " + formatBytes(*available) + " is available",
                      parts.unet->path(), "close other programs" + std::string(half ? "" : ", or keep the UNet in half precision"));
@@ -549,9 +548,12 @@ Result<io::SafetensorsFile> openVaeFile(const fs::path& path, std::string& prefi
     const bool pickled = ext == ".ckpt" || ext == ".pt" || ext == ".pth";
     auto file = pickled ? convertCheckpoint(path, {kVaePrefix, "encoder.", "decoder.", "quant_conv.", "post_quant_conv."})
                         : io::SafetensorsFile::open(path.string());
-    if (!file && pickled && file.error().message().find("no Stable Diffusion weights") != std::string::npos)
+    auto notAVae = [&] {
         return makeError("not a VAE: no decoder.* or first_stage_model.decoder.* weights", path.string(),
                          "choose an SD 1.x VAE file (for example vae-ft-mse-840000-ema-pruned.safetensors)");
+    };
+    if (!file && pickled && file.error().message().find("no Stable Diffusion weights") != std::string::npos)
+        return notAVae();
     if (!file) return file.error();
     prefix.clear();
     bool found = false;
@@ -563,9 +565,7 @@ Result<io::SafetensorsFile> openVaeFile(const fs::path& path, std::string& prefi
         }
         found = found || startsWith(e.name, "decoder.");
     }
-    if (!found)
-        return makeError("not a VAE: no decoder.* or first_stage_model.decoder.* weights", path.string(),
-                         "choose an SD 1.x VAE file (for example vae-ft-mse-840000-ema-pruned.safetensors)");
+    if (!found) return notAVae();
     return file;
 }
 

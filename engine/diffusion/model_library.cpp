@@ -23,12 +23,6 @@ namespace {
 constexpr int kMaxDepth = 32;
 constexpr std::uintmax_t kMaxModelIndexBytes = 1 << 20;
 
-bool startsWith(std::string_view s, std::string_view prefix) { return s.substr(0, prefix.size()) == prefix; }
-bool endsWith(std::string_view s, std::string_view suffix)
-{
-    return s.size() >= suffix.size() && s.substr(s.size() - suffix.size()) == suffix;
-}
-
 std::string lower(std::string s)
 {
     for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
@@ -39,12 +33,6 @@ bool isModelFile(const fs::path& p)
 {
     const std::string ext = lower(p.extension().string());
     return ext == ".safetensors" || ext == ".ckpt" || ext == ".pt" || ext == ".pth" || ext == ".bin";
-}
-
-std::int64_t unixNs(fs::file_time_type t)
-{
-    const auto sys = std::chrono::file_clock::to_sys(t);
-    return std::chrono::duration_cast<std::chrono::nanoseconds>(sys.time_since_epoch()).count();
 }
 
 std::string kindLabel(ModelKind k)
@@ -132,7 +120,7 @@ struct Walker {
             if (fe) continue;
             e.size += bytes;
             const auto t = it->last_write_time(fe);
-            if (!fe) e.mtimeNs = std::max(e.mtimeNs, unixNs(t));
+            if (!fe) e.mtimeNs = std::max(e.mtimeNs, unixNanoseconds(t));
         }
         return e;
     }
@@ -187,7 +175,7 @@ struct Walker {
                     const auto bytes = it->file_size(se);
                     e.size = se ? 0 : bytes;  // the error value is uintmax_t(-1)
                     const auto time = it->last_write_time(se);
-                    if (!se) e.mtimeNs = unixNs(time);
+                    if (!se) e.mtimeNs = unixNanoseconds(time);
                     add(std::move(e));
                 }
             }
@@ -243,7 +231,7 @@ Result<ScanResult> scanModelFolders(const std::vector<ModelFolder>& folders, con
 void detectModelType(const std::vector<TensorShape>& tensors, ModelInfo& info)
 {
     auto any = [&](std::string_view prefix) {
-        return std::any_of(tensors.begin(), tensors.end(), [&](const TensorShape& t) { return startsWith(t.name, prefix); });
+        return std::any_of(tensors.begin(), tensors.end(), [&](const TensorShape& t) { return t.name.starts_with(prefix); });
     };
     auto find = [&](std::string_view name) -> const TensorShape* {
         for (const auto& t : tensors)
@@ -260,12 +248,12 @@ void detectModelType(const std::vector<TensorShape>& tensors, ModelInfo& info)
     std::size_t modules = 0, lo = SIZE_MAX, hi = 0;
     bool kohya = false, xl = false;
     for (const auto& t : tensors) {
-        const bool k = startsWith(t.name, "lora_unet_") || startsWith(t.name, "lora_te");
-        const bool down = endsWith(t.name, ".lora_down.weight") || endsWith(t.name, ".lora_A.weight") ||
-                          endsWith(t.name, ".lora.down.weight");
+        const bool k = t.name.starts_with("lora_unet_") || t.name.starts_with("lora_te");
+        const bool down = t.name.ends_with(".lora_down.weight") || t.name.ends_with(".lora_A.weight") ||
+                          t.name.ends_with(".lora.down.weight");
         if (!down) continue;
         kohya = kohya || k;
-        xl = xl || startsWith(t.name, "lora_te2_");
+        xl = xl || t.name.starts_with("lora_te2_");
         ++modules;
         if (!t.shape.empty() && t.shape[0] > 0) {
             lo = std::min(lo, static_cast<std::size_t>(t.shape[0]));
@@ -284,7 +272,7 @@ void detectModelType(const std::vector<TensorShape>& tensors, ModelInfo& info)
     const TensorShape* emb = find("emb_params");
     if (!emb)
         for (const auto& t : tensors)
-            if (startsWith(t.name, "string_to_param")) emb = &t;
+            if (t.name.starts_with("string_to_param")) emb = &t;
     if (emb) {
         const auto& s = emb->shape;
         const std::int64_t vectors = s.size() >= 2 ? s[0] : 1, width = s.empty() ? 0 : s.back();
@@ -317,9 +305,9 @@ void detectModelType(const std::vector<TensorShape>& tensors, ModelInfo& info)
     bool vae = !tensors.empty(), coder = false;
     for (const auto& t : tensors) {
         std::string_view n = t.name;
-        if (startsWith(n, "first_stage_model.")) n.remove_prefix(18);
-        if (startsWith(n, "encoder.") || startsWith(n, "decoder.")) coder = true;
-        else if (!startsWith(n, "quant_conv.") && !startsWith(n, "post_quant_conv.")) vae = false;
+        if (n.starts_with("first_stage_model.")) n.remove_prefix(18);
+        if (n.starts_with("encoder.") || n.starts_with("decoder.")) coder = true;
+        else if (!n.starts_with("quant_conv.") && !n.starts_with("post_quant_conv.")) vae = false;
     }
     if (vae && coder) {
         info.detectedType = "VAE";

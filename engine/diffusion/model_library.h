@@ -8,6 +8,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <filesystem>
 #include <functional>
 #include <map>
 #include <optional>
@@ -151,5 +152,7 @@ struct FileStamp {
     std::int64_t mtimeNs = 0;
 };
 std::optional<FileStamp> fileStamp(const std::string& path);
+// A file time as nanoseconds since the Unix epoch, as FileStamp and ModelEntry keep it.
+std::int64_t unixNanoseconds(std::filesystem::file_time_type time);
 
 }  // namespace kiln::diffusion

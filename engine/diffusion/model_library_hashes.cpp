@@ -74,6 +74,12 @@ void loadInto(const std::string& file, std::map<std::string, CachedHash>& entrie
 
 }  // namespace
 
+std::int64_t unixNanoseconds(fs::file_time_type time)
+{
+    const auto sys = std::chrono::file_clock::to_sys(time);
+    return std::chrono::duration_cast<std::chrono::nanoseconds>(sys.time_since_epoch()).count();
+}
+
 std::optional<FileStamp> fileStamp(const std::string& path)
 {
     std::error_code ec;
@@ -81,8 +87,7 @@ std::optional<FileStamp> fileStamp(const std::string& path)
     if (ec) return std::nullopt;
     const auto time = fs::last_write_time(path, ec);
     if (ec) return std::nullopt;
-    const auto sys = std::chrono::file_clock::to_sys(time);
-    return FileStamp{size, std::chrono::duration_cast<std::chrono::nanoseconds>(sys.time_since_epoch()).count()};
+    return FileStamp{size, unixNanoseconds(time)};
 }
 
 Result<std::string> sha256File(const std::string& path, const HashProgress& progress)

@@ -58,10 +58,16 @@ PreferencesDialog::PreferencesDialog(const SystemFacts& facts, QWidget* parent)
     form->addRow(buttons);
 }
 
+QString PreferencesDialog::modelFolderKey(kiln::diffusion::ModelKind kind)
+{
+    return QStringLiteral("models/") + QString::fromLatin1(kiln::diffusion::modelKindId(kind));
+}
+
 QStringList PreferencesDialog::modelFolderKeys()
 {
-    return {QStringLiteral("models/checkpoints"), QStringLiteral("models/vae"), QStringLiteral("models/loras"),
-            QStringLiteral("models/embeddings")};
+    QStringList keys;
+    for (auto k : kiln::diffusion::kModelKinds) keys << modelFolderKey(k);
+    return keys;
 }
 
 QWidget* PreferencesDialog::buildModelFolders()

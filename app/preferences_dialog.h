@@ -1,6 +1,8 @@
 // File > Preferences: the look, the Vulkan device and the model folders, kept in QSettings.
 #pragma once
 
+#include "diffusion/model_library.h"
+
 #include <QDialog>
 #include <QMap>
 
@@ -24,7 +26,8 @@ public:
     // Writes the model folders to QSettings (done on OK).
     void saveModelFolders() const;
 
-    static QStringList modelFolderKeys();
+    static QString modelFolderKey(kiln::diffusion::ModelKind kind);  // "models/" + modelKindId(kind)
+    static QStringList modelFolderKeys();                              // every kind's, in kModelKinds order
 
 private:
     QWidget* buildModelFolders();

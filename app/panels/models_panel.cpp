@@ -1,5 +1,8 @@
 #include "panels/models_panel.h"
 
+#include "panels/metadata_table.h"
+#include "preferences_dialog.h"
+
 #include "kiln/weights.h"
 #include "qt/engine_thread.h"
 
@@ -109,7 +112,7 @@ ModelsPanel::ModelsPanel(kiln::qt::EngineThread& engine, QWidget* parent)
     setObjectName(QStringLiteral("modelsPanel"));
     kind_->setObjectName(QStringLiteral("modelKindFilter"));
     kind_->addItem(tr("All kinds"), QStringLiteral("all"));
-    for (auto k : {ModelKind::Checkpoint, ModelKind::Vae, ModelKind::Lora, ModelKind::Embedding})
+    for (auto k : kiln::diffusion::kModelKinds)
         kind_->addItem(kindName(k), qs(std::string(kiln::diffusion::modelKindId(k))));
     filter_->setObjectName(QStringLiteral("modelNameFilter"));
     filter_->setPlaceholderText(tr("Filter by name"));
@@ -146,11 +149,7 @@ ModelsPanel::ModelsPanel(kiln::qt::EngineThread& engine, QWidget* parent)
     details_->setObjectName(QStringLiteral("modelDetails"));
     details_->setOpenLinks(false);
     metadata_->setObjectName(QStringLiteral("modelMetadata"));
-    metadata_->setHorizontalHeaderLabels({tr("Metadata"), tr("Value")});
-    metadata_->horizontalHeader()->setStretchLastSection(true);
-    metadata_->verticalHeader()->hide();
-    metadata_->verticalHeader()->setDefaultSectionSize(fontMetrics().height() + 6);
-    metadata_->setEditTriggers(QAbstractItemView::NoEditTriggers);
+    setUpMetadataTable(metadata_);
     metadata_->setWordWrap(false);
 
     auto* top = new QHBoxLayout;
@@ -215,9 +214,8 @@ std::vector<kiln::diffusion::ModelFolder> ModelsPanel::configuredFolders()
 {
     QSettings s;
     std::vector<kiln::diffusion::ModelFolder> folders;
-    for (auto k : {ModelKind::Checkpoint, ModelKind::Vae, ModelKind::Lora, ModelKind::Embedding}) {
-        const QString key = QStringLiteral("models/") + qs(std::string(kiln::diffusion::modelKindId(k)));
-        const QString path = s.value(key).toString().trimmed();
+    for (auto k : kiln::diffusion::kModelKinds) {
+        const QString path = s.value(PreferencesDialog::modelFolderKey(k)).toString().trimmed();
         if (!path.isEmpty()) folders.push_back({k, path.toStdString()});
     }
     return folders;
@@ -601,16 +599,7 @@ void ModelsPanel::showDetails()
     html += QStringLiteral("</table>");
     details_->setHtml(html);
 
-    metadata_->setRowCount(static_cast<int>(info.metadata.size()));
-    int r = 0;
-    for (const auto& [k, v] : info.metadata) {
-        metadata_->setItem(r, 0, new QTableWidgetItem(qs(k)));
-        auto* value = new QTableWidgetItem(qs(v).left(2000));
-        value->setToolTip(qs(v).left(8000));
-        metadata_->setItem(r, 1, value);
-        ++r;
-    }
-    metadata_->resizeColumnToContents(0);
+    fillMetadataTable(metadata_, info.metadata);
 }
 
 }  // namespace kiln::app

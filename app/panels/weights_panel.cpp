@@ -1,5 +1,7 @@
 #include "panels/weights_panel.h"
 
+#include "panels/metadata_table.h"
+
 #include "qt/engine_thread.h"
 
 #include <QDragEnterEvent>
@@ -66,11 +68,7 @@ WeightsPanel::WeightsPanel(kiln::qt::EngineThread& engine, QWidget* parent)
     tensors_->header()->setStretchLastSection(false);
 
     metadata_->setObjectName(QStringLiteral("metadataTable"));
-    metadata_->setHorizontalHeaderLabels({tr("Metadata"), tr("Value")});
-    metadata_->horizontalHeader()->setStretchLastSection(true);
-    metadata_->verticalHeader()->hide();
-    metadata_->verticalHeader()->setDefaultSectionSize(fontMetrics().height() + 6);
-    metadata_->setEditTriggers(QAbstractItemView::NoEditTriggers);
+    setUpMetadataTable(metadata_);
 
     auto* top = new QHBoxLayout;
     top->addWidget(openButton);
@@ -153,15 +151,7 @@ void WeightsPanel::show(const WeightsSummary& s)
     tensors_->setUpdatesEnabled(true);
     for (int c = 1; c < 5; ++c) tensors_->resizeColumnToContents(c);
 
-    metadata_->setRowCount(static_cast<int>(s.metadata.size()));
-    for (int r = 0; r < metadata_->rowCount(); ++r) {
-        const auto& [k, v] = s.metadata[static_cast<std::size_t>(r)];
-        metadata_->setItem(r, 0, new QTableWidgetItem(qs(k)));
-        auto* value = new QTableWidgetItem(qs(v).left(2000));
-        value->setToolTip(qs(v).left(8000));
-        metadata_->setItem(r, 1, value);
-    }
-    metadata_->resizeColumnToContents(0);
+    fillMetadataTable(metadata_, s.metadata);
     applyFilter(filter_->text());
     Q_EMIT statusMessage(tr("Read %1 tensors from %2").arg(s.tensors.size()).arg(QFileInfo(qs(s.path)).fileName()));
 }

@@ -204,7 +204,7 @@ std::string_view modelKindId(ModelKind kind)
 
 std::optional<ModelKind> modelKindFromId(std::string_view id)
 {
-    for (auto k : {ModelKind::Checkpoint, ModelKind::Vae, ModelKind::Lora, ModelKind::Embedding})
+    for (auto k : kModelKinds)
         if (modelKindId(k) == id) return k;
     return std::nullopt;
 }

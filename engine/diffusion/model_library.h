@@ -19,6 +19,8 @@
 namespace kiln::diffusion {
 
 enum class ModelKind { Checkpoint, Vae, Lora, Embedding };
+inline constexpr ModelKind kModelKinds[] = {ModelKind::Checkpoint, ModelKind::Vae, ModelKind::Lora,
+                                           ModelKind::Embedding};  // all, in the order lists show them
 // Stable ids, as the settings keys use them: "checkpoints", "vae", "loras", "embeddings".
 std::string_view modelKindId(ModelKind kind);
 std::optional<ModelKind> modelKindFromId(std::string_view id);

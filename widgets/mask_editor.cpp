@@ -115,9 +115,7 @@ void MaskCanvas::setMask(const QImage& mask)
     if (grey.isNull()) return;  // out of memory: the mask stays as it was
     pushHistory();
     mask_ = grey;
-    rebuildOverlay(mask_.rect());
-    Q_EMIT maskChanged();
-    update();
+    wholeMaskChanged();
 }
 
 bool MaskCanvas::maskIsEmpty() const
@@ -167,9 +165,7 @@ void MaskCanvas::clear()
     if (image_.isNull() || maskIsEmpty()) return;
     pushHistory();
     mask_.fill(0);
-    rebuildOverlay(mask_.rect());
-    Q_EMIT maskChanged();
-    update();
+    wholeMaskChanged();
 }
 
 void MaskCanvas::invert()
@@ -177,29 +173,25 @@ void MaskCanvas::invert()
     if (image_.isNull()) return;
     pushHistory();
     mask_.invertPixels();
-    rebuildOverlay(mask_.rect());
-    Q_EMIT maskChanged();
-    update();
+    wholeMaskChanged();
 }
 
-void MaskCanvas::undo()
+void MaskCanvas::undo() { stepHistory(undo_, redo_); }
+
+void MaskCanvas::redo() { stepHistory(redo_, undo_); }
+
+void MaskCanvas::stepHistory(QVector<QImage>& from, QVector<QImage>& to)
 {
-    if (undo_.isEmpty()) return;
-    redo_.append(mask_);
-    mask_ = undo_.takeLast();
-    rebuildOverlay(mask_.rect());
+    if (from.isEmpty()) return;
+    to.append(mask_);
+    mask_ = from.takeLast();
     Q_EMIT historyChanged();
-    Q_EMIT maskChanged();
-    update();
+    wholeMaskChanged();
 }
 
-void MaskCanvas::redo()
+void MaskCanvas::wholeMaskChanged()
 {
-    if (redo_.isEmpty()) return;
-    undo_.append(mask_);
-    mask_ = redo_.takeLast();
     rebuildOverlay(mask_.rect());
-    Q_EMIT historyChanged();
     Q_EMIT maskChanged();
     update();
 }

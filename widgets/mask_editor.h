@@ -84,6 +84,9 @@ private:
     void stamp(const QPointF& a, const QPointF& b, uchar value);
     void pushHistory();
     void rebuildOverlay(const QRect& area);
+    void wholeMaskChanged();  // after mask_ was replaced or changed everywhere: overlay, signal, repaint
+    // Undo (from undo_ to redo_) or redo (the reverse): the current mask goes onto `to`.
+    void stepHistory(QVector<QImage>& from, QVector<QImage>& to);
     QRect cursorRect() const;  // the brush outline's area, in widget coordinates
 
     QImage image_;

@@ -1,5 +1,6 @@
 // What the Generate panel tests share: the tiny SD model set up in a temporary folder, a form filled
-// for it, test images and masks, init-image loading, running a job to its image, and the UI stall probe.
+// for it, test images and masks, init-image loading, running a job to its image (and the UI stall probe,
+// from ui_stall_probe.h).
 #pragma once
 
 #include "../engine/sd_test_models.h"
@@ -7,6 +8,7 @@
 #include "panels/generate_init_image.h"
 #include "panels/generate_panel.h"
 #include "qt/engine_thread.h"
+#include "ui_stall_probe.h"
 
 #include <QCoreApplication>
 #include <QElapsedTimer>
@@ -44,20 +46,7 @@ inline QString setUpTinyModel(const QTemporaryDir& dir)
     return model;
 }
 
-// The longest gap between 5 ms timer ticks while `running` holds (at most 60 s), as test_main_window measures.
-inline qint64 longestStall(const std::function<bool()>& running)
-{
-    QElapsedTimer clock, sinceLast;
-    clock.start();
-    sinceLast.start();
-    qint64 worst = 0;
-    QTimer probe;
-    probe.setInterval(5);
-    QObject::connect(&probe, &QTimer::timeout, [&] { worst = std::max(worst, sinceLast.restart()); });
-    probe.start();
-    while (running() && clock.elapsed() < 60000) QCoreApplication::processEvents(QEventLoop::AllEvents, 10);
-    return worst;
-}
+using kiln::testing::longestStall;
 
 inline void fillForm(GeneratePanel& panel, const QString& model, int steps)
 {

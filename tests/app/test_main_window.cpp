@@ -10,6 +10,7 @@
 #include "widgets/charts/metric_chart.h"
 #include "preferences_dialog.h"
 #include "qt/engine_thread.h"
+#include "ui_stall_probe.h"
 #include "system_facts.h"
 #include "widgets/theme.h"
 
@@ -32,6 +33,8 @@
 #include <QTimer>
 #include <QTreeWidget>
 #include <cmath>
+
+using kiln::testing::longestStall;
 
 class TestMainWindow : public QObject {
     Q_OBJECT
@@ -126,30 +129,6 @@ private Q_SLOTS:
         bool said = false;
         for (auto* l : panel.findChildren<QLabel*>()) said |= l->text().contains(QStringLiteral("truncated"));
         QVERIFY(said);
-    }
-
-    // The longest gap between 5 ms timer ticks while `running` holds (at most 60 s).
-    static qint64 longestStall(const std::function<bool()>& running, int* ticksOut = nullptr,
-                               const std::function<void()>& eachTurn = {})
-    {
-        QElapsedTimer clock, sinceLast;
-        clock.start();
-        sinceLast.start();
-        qint64 worst = 0;
-        int ticks = 0;
-        QTimer probe;
-        probe.setInterval(5);
-        QObject::connect(&probe, &QTimer::timeout, [&] {
-            worst = std::max(worst, sinceLast.restart());
-            ++ticks;
-        });
-        probe.start();
-        while (running() && clock.elapsed() < 60000) {
-            QCoreApplication::processEvents(QEventLoop::AllEvents, 10);
-            if (eachTurn) eachTurn();
-        }
-        if (ticksOut) *ticksOut = ticks;
-        return worst;
     }
 
     // The UI thread must keep turning while the engine works flat out and reports as fast as it can.

@@ -168,7 +168,7 @@ int main(int argc, char** argv)
         }
     }
     if (cli.isSet(models)) {
-        auto* panel = window.findChild<kiln::app::ModelsPanel*>();
+        auto* panel = &window.modelsPanel();
         const QString name = cli.value(models);
         QObject::connect(panel, &kiln::app::ModelsPanel::scanFinished, panel, [panel, name] {
             panel->selectModel(name);

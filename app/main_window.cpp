@@ -49,7 +49,8 @@ MainWindow::MainWindow(QWidget* parent)
       tabs_(new QTabWidget(this)), weights_(new WeightsPanel(*engine_, this)), designer_(new DesignerPanel(this)),
       train_(new TrainPanel(*engine_, designer_->model(), this)),
       run_(new RunPanel(*engine_, designer_->model(), *facts_, this)),
-      generate_(new GeneratePanel(*engine_, this)), graphLabel_(new QLabel(this)),
+      generate_(new GeneratePanel(*engine_, this)), models_(new ModelsPanel(*engine_, this)),
+      graphLabel_(new QLabel(this)),
       jobsDock_(new QDockWidget(tr("Jobs"), this)), jobLabel_(new QLabel(this)), jobProgress_(new QProgressBar(this)),
       deviceLabel_(new QLabel(this))
 {
@@ -66,8 +67,7 @@ MainWindow::MainWindow(QWidget* parent)
     tabs_->addTab(run_, tr("Run"));
     tabs_->addTab(generate_, tr("Generate"));
     tabs_->addTab(weights_, tr("Weights"));
-    auto* models = new ModelsPanel(*engine_, this);
-    tabs_->addTab(models, tr("Models"));
+    tabs_->addTab(models_, tr("Models"));
     setCentralWidget(tabs_);
 
     jobsDock_->setObjectName(QStringLiteral("jobsDock"));
@@ -110,13 +110,13 @@ MainWindow::MainWindow(QWidget* parent)
     connect(weights_, &WeightsPanel::fileOpened, this, &MainWindow::addRecent);
     connect(weights_, &WeightsPanel::statusMessage, this, &MainWindow::showStatus);
     connect(generate_, &GeneratePanel::statusMessage, this, &MainWindow::showStatus);
-    connect(models, &ModelsPanel::statusMessage, this, &MainWindow::showStatus);
+    connect(models_, &ModelsPanel::statusMessage, this, &MainWindow::showStatus);
     // "Use in Generate": the model (or VAE) goes into the Generate form, which comes to the front.
-    connect(models, &ModelsPanel::useCheckpoint, this, [this](const QString& path) {
+    connect(models_, &ModelsPanel::useCheckpoint, this, [this](const QString& path) {
         generate_->setModelPath(path);
         tabs_->setCurrentWidget(generate_);
     });
-    connect(models, &ModelsPanel::useVae, this, [this](const QString& path) {
+    connect(models_, &ModelsPanel::useVae, this, [this](const QString& path) {
         generate_->setVaePath(path);
         tabs_->setCurrentWidget(generate_);
     });
@@ -187,7 +187,7 @@ void MainWindow::showPreferences()
     PreferencesDialog dialog(*facts_, this);
     if (dialog.exec() != QDialog::Accepted) return;
     // The dialog saved the model folders; a showing Models panel rescans when they changed.
-    if (auto* models = findChild<ModelsPanel*>()) models->foldersChanged();
+    models_->foldersChanged();
     setTheme(dialog.theme());
     for (QAction* a : findChildren<QAction*>())
         if (a->objectName() == QStringLiteral("theme_") + dialog.theme()) a->setChecked(true);

@@ -26,6 +26,7 @@ class DesignerPanel;
 class TrainPanel;
 class RunPanel;
 class GeneratePanel;
+class ModelsPanel;
 
 class MainWindow : public QMainWindow, public StudioContext {
     Q_OBJECT
@@ -46,6 +47,7 @@ public:
     TrainPanel& trainPanel() { return *train_; }
     RunPanel& runPanel() { return *run_; }
     GeneratePanel& generatePanel() { return *generate_; }
+    ModelsPanel& modelsPanel() { return *models_; }
     QStringList loadedPlugins() const { return plugins_; }
     void showAbout();
     void showPanel(QWidget* panel);
@@ -72,6 +74,7 @@ private:
     TrainPanel* train_;
     RunPanel* run_;
     GeneratePanel* generate_;
+    ModelsPanel* models_;
     QLabel* graphLabel_;
     QDockWidget* jobsDock_;
     QMenu* toolsMenu_ = nullptr;
